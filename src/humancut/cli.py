@@ -1,0 +1,187 @@
+"""The `humancut` command line: cut, eval, models (and serve, keys, bench as they come)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import engine, imageops
+from .errors import HumancutError, ModelFileError
+from .evaluate import IMAGE_SUFFIXES, evaluate
+from .remover import Remover
+from .settings import Settings
+
+
+def _engine_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("engine (defaults from HUMANCUT_* variables)")
+    g.add_argument("--model", help="model name (see `humancut models list`)")
+    g.add_argument("--model-path", type=Path, help="use this model file")
+    g.add_argument("--model-dir", type=Path, help="folder of fetched model files")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    g.add_argument("--threads", type=int, help="onnxruntime threads (0 = one per core)")
+    g.add_argument("--inference-size", type=int, help="long side the model sees, px")
+    g.add_argument("--passes", type=int, help="times the image is fed to the model")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    names = ("model", "model_path", "model_dir", "device", "threads", "inference_size",
+             "passes", "host", "port", "data_dir", "public_base_url", "result_ttl", "workers",
+             "queue_size", "trial_key")
+    return Settings.from_env(**{n: getattr(args, n) for n in names if hasattr(args, n)})
+
+
+# ---- cut -------------------------------------------------------------------------------
+
+def _jobs(inputs: Sequence[str], out: Path | None) -> list[tuple[Path, Path]]:
+    """(source, destination) for every image named or found under a named folder."""
+    jobs: list[tuple[Path, Path]] = []
+    single_file = len(inputs) == 1 and Path(inputs[0]).is_file()
+    for name in inputs:
+        src = Path(name)
+        if src.is_dir():
+            root = out if out else src.with_name(src.name + "-cut")
+            for f in sorted(p for p in src.rglob("*") if p.is_file()):
+                if f.suffix.lower() in IMAGE_SUFFIXES:
+                    jobs.append((f, (root / f.relative_to(src)).with_suffix(".png")))
+        elif single_file and out and not out.is_dir() and not str(out).endswith("/"):
+            jobs.append((src, out))
+        elif out:
+            jobs.append((src, out / (src.stem + ".png")))
+        else:
+            jobs.append((src, src.with_name(src.stem + ".cut.png")))
+    return jobs
+
+
+def cmd_cut(args: argparse.Namespace) -> int:
+    remover = Remover(settings_from(args))
+    out = Path(args.output) if args.output and args.output != "-" else None
+    if args.inputs == ["-"]:
+        result = remover.remove_bytes(sys.stdin.buffer.read(), args.form)
+        if out:
+            out.write_bytes(result)
+        else:
+            sys.stdout.buffer.write(result)
+        return 0
+    missing = [i for i in args.inputs if not Path(i).exists()]
+    if missing:
+        print(f"humancut: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    jobs = _jobs(args.inputs, out)
+    if not jobs:
+        print("humancut: no images found (looked for "
+              f"{', '.join(IMAGE_SUFFIXES)})", file=sys.stderr)
+        return 2
+    remover.model  # load once, before the progress bar starts  # noqa: B018
+    failures: list[tuple[Path, str]] = []
+    bar = tqdm(jobs, unit="img", disable=len(jobs) < 2 or args.quiet, file=sys.stderr)
+    for src, dst in bar:
+        bar.set_postfix_str(src.name, refresh=False)
+        try:
+            result = remover.remove_bytes(src.read_bytes(), args.form)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(dst.name + ".part")
+            tmp.write_bytes(result)
+            tmp.replace(dst)
+        except HumancutError as exc:
+            failures.append((src, f"{exc.code}: {exc.message}"))
+        except OSError as exc:
+            failures.append((src, f"{type(exc).__name__}: {exc}"))
+    done = len(jobs) - len(failures)
+    if not args.quiet:
+        where = jobs[0][1] if len(jobs) == 1 else jobs[0][1].parent
+        print(f"{done} of {len(jobs)} images cut -> {where}", file=sys.stderr)
+    for src, why in failures:
+        print(f"failed: {src}: {why}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+# ---- eval ------------------------------------------------------------------------------
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    remover = Remover(settings_from(args))
+    remover.model  # noqa: B018 - load before timing
+    with tqdm(unit="img", disable=args.quiet, file=sys.stderr) as bar:
+        report = evaluate(remover, args.images_dir, args.alpha_dir, progress=bar.update)
+    m = report.means
+    print(f"{args.images_dir}: {report.images} images, {report.images_per_second:.2f} images/s")
+    print(f"  IoU    {m['iou']:.4f}\n  SAD    {m['sad']:.3f}\n  MSE    {m['mse']:.5f}\n"
+          f"  MAD    {m['mad']:.5f}\n  Grad   {m['grad']:.3f}\n  edgeMAD {m['edge_mad']:.4f}")
+    if args.json:
+        data = report.as_dict() | {"settings": {"model": remover.settings.model,
+                                                "inference_size": remover.settings.inference_size,
+                                                "passes": remover.settings.passes}}
+        Path(args.json).write_text(json.dumps(data, indent=2))
+    return 0
+
+
+# ---- models ----------------------------------------------------------------------------
+
+def cmd_models(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    names = [args.name] if getattr(args, "name", None) else sorted(engine.MODELS)
+    for name in names:
+        cls = engine.model_class(name)
+        if args.action == "fetch":
+            print(f"fetching {name} from {cls.file.source.describe()} ...", file=sys.stderr)
+            print(engine.fetch(cls.file, settings.model_dir))
+        else:
+            try:
+                state = str(engine.locate(cls.file, settings.model_dir))
+            except ModelFileError:
+                state = "not fetched"
+            print(f"{name}\t{cls.file.license}\t{cls.file.sha256[:12]}\t{state}")
+    return 0
+
+
+# ---- entry -----------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="humancut", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("cut", help="cut people out of images, folders or stdin")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders, or - for stdin")
+    p.add_argument("-o", "--output", help="output file or folder (- for stdout)")
+    p.add_argument("--form", default="rgba", choices=imageops.FORMS)
+    p.add_argument("-q", "--quiet", action="store_true")
+    _engine_flags(p)
+    p.set_defaults(func=cmd_cut)
+
+    p = sub.add_parser("eval", help="quality report against labelled alpha mattes")
+    p.add_argument("images_dir", type=Path)
+    p.add_argument("alpha_dir", type=Path)
+    p.add_argument("--json", type=Path, help="also write the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true")
+    _engine_flags(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("models", help="list or fetch model files")
+    p.add_argument("action", choices=["list", "fetch"])
+    p.add_argument("name", nargs="?", help="one model (default: all)")
+    p.add_argument("--model-dir", type=Path)
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ModelFileError as exc:
+        print(f"humancut: {exc}", file=sys.stderr)
+        return 3
+    except HumancutError as exc:
+        print(f"humancut: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as exc:
+        print(f"humancut: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Small pure image functions: decode with limits, orient, convert, compose, encode.
+
+Everything here is free of model and I/O state, in the spirit of Pillow's ImageOps.
+Arrays are uint8 HxWx3 (RGB) and float32 HxW (alpha in [0, 1]).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import HumancutError
+
+# Formats the contract accepts (a camera's multi-picture JPEG, MPO, opens as JPEG).
+ACCEPTED_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
+FORMS = ("rgba", "mask", "whiteBK", "crop")
+Image.init()  # register every plugin so `formats=ACCEPTED_FORMATS` can name them
+
+# Magic bytes of common formats we refuse, so the error can name them.
+_REFUSED_MAGIC = (
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"%PDF", "PDF"),
+    (b"\x00\x00\x00\x0cjP", "JPEG 2000"),
+    (b"\x00\x00\x01\x00", "ICO"),
+)
+
+
+def sniff_refused(data: bytes) -> str | None:
+    """The name of a known refused format the bytes start with, if any."""
+    for magic, name in _REFUSED_MAGIC:
+        if data.startswith(magic):
+            return name
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"avif", b"heim"):
+        return "HEIC/AVIF"
+    return None
+
+
+def _unsupported(detail: str) -> HumancutError:
+    return HumancutError(
+        "UNSUPPORTED_FILE_TYPES", f"{detail}: send a JPEG, PNG (8-bit), BMP or WEBP image.")
+
+
+def open_image(data: bytes, *, max_side: int | None = None) -> Image.Image:
+    """Identify and check an upload from its header, before any pixel is decoded."""
+    if not data:
+        raise HumancutError("FILE_DECODING_FAILURE", "The image file is empty.")
+    refused = sniff_refused(data)
+    if refused:
+        raise _unsupported(f"{refused} images are not accepted")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except UnidentifiedImageError:
+        raise _unsupported("The file is not a recognised image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_large(None, max_side) from None
+    except Exception as exc:  # a header that claims a format but is broken
+        raise HumancutError("FILE_DECODING_FAILURE",
+                            f"The image header could not be read ({exc}).") from None
+    if img.format == "PNG" and len(data) > 24 and data[24] == 16:
+        raise _unsupported("16-bit PNG images are not accepted")
+    w, h = img.size
+    if w < 1 or h < 1:
+        raise HumancutError("FILE_DECODING_FAILURE", "The image has no pixels.")
+    if max_side is not None and (w > max_side or h > max_side):
+        raise _too_large((w, h), max_side)
+    return img
+
+
+def _too_large(size: tuple[int, int] | None, max_side: int | None) -> HumancutError:
+    got = f"{size[0]}x{size[1]} px" if size else "too many pixels"
+    limit = f"width and height must each be at most {max_side} px" if max_side else \
+        "the image is too large to decode safely"
+    return HumancutError("FILE_RESOLUTION_EXCEEDS_LIMITS", f"The image is {got}; {limit}.")
+
+
+def decode(data: bytes, *, max_side: int | None = None) -> Image.Image:
+    """open_image, then decode the pixels (first frame of an animation) and apply EXIF
+    orientation. Broken data raises FILE_DECODING_FAILURE."""
+    img = open_image(data, max_side=max_side)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_large(img.size, max_side) from None
+    except Exception as exc:
+        raise HumancutError("FILE_DECODING_FAILURE",
+                            f"The image could not be decoded: it is truncated or corrupt "
+                            f"({exc}).") from None
+    return orient(img)
+
+
+def orient(img: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation tag; an unreadable EXIF block is ignored."""
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:
+        return img
+
+
+def to_rgb(img: Image.Image) -> np.ndarray:
+    """uint8 HxWx3 from any mode. Transparent inputs are flattened on white, so an input's
+    own alpha never leaks into the result: only the model decides what is person."""
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+            img.mode == "P" and "transparency" in img.info):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
+        a = rgba[..., 3:4] * (1 / 255)
+        return (rgba[..., :3] * a + 255.0 * (1 - a) + 0.5).astype(np.uint8)
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        arr = np.asarray(img, dtype=np.float32)
+        scale = 255.0 / max(float(arr.max()), 1.0) if arr.max() > 255 else 1.0
+        grey = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def alpha_to_u8(alpha: np.ndarray) -> np.ndarray:
+    return (np.clip(alpha, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def person_share(alpha: np.ndarray) -> float:
+    """Share of the image that is mostly person (alpha >= 0.5)."""
+    return float(np.count_nonzero(alpha >= 0.5)) / max(alpha.size, 1)
+
+
+def foreground_colours(rgb: np.ndarray, alpha8: np.ndarray,
+                       foreground: np.ndarray | None) -> np.ndarray:
+    """Colours to show under the alpha: the photo where the person is opaque, the model's
+    background-free foreground estimate in soft pixels (no dark or coloured halo), and
+    black where nothing shows."""
+    out = rgb.copy() if foreground is None else np.where(
+        (alpha8 == 255)[..., None], rgb, foreground)
+    out[alpha8 == 0] = 0
+    return out
+
+
+def cutout(rgb: np.ndarray, alpha8: np.ndarray, foreground: np.ndarray | None) -> Image.Image:
+    """RGBA cut-out, same size as the photo."""
+    colours = foreground_colours(rgb, alpha8, foreground)
+    return Image.fromarray(np.dstack([colours, alpha8]), "RGBA")
+
+
+def mask(alpha8: np.ndarray) -> Image.Image:
+    return Image.fromarray(alpha8, "L")
+
+
+def on_white(rgb: np.ndarray, alpha8: np.ndarray, foreground: np.ndarray | None) -> Image.Image:
+    colours = foreground_colours(rgb, alpha8, foreground).astype(np.float32)
+    a = alpha8[..., None].astype(np.float32) * (1 / 255)
+    return Image.fromarray((colours * a + 255.0 * (1 - a) + 0.5).astype(np.uint8), "RGB")
+
+
+def bounding_box(alpha8: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of the non-transparent pixels, right/bottom exclusive."""
+    rows = np.flatnonzero(alpha8.any(axis=1))
+    cols = np.flatnonzero(alpha8.any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def render(rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None,
+           form: str = "rgba") -> Image.Image:
+    """The output image for one of FORMS."""
+    alpha8 = alpha_to_u8(alpha)
+    if form == "rgba":
+        return cutout(rgb, alpha8, foreground)
+    if form == "mask":
+        return mask(alpha8)
+    if form == "whiteBK":
+        return on_white(rgb, alpha8, foreground)
+    if form == "crop":
+        box = bounding_box(alpha8)
+        if box is None:
+            box = (0, 0, 1, 1)  # nothing visible: a single transparent pixel
+        left, top, right, bottom = box
+        return cutout(rgb[top:bottom, left:right], alpha8[top:bottom, left:right],
+                      None if foreground is None else foreground[top:bottom, left:right])
+    raise ValueError(f"form must be one of {', '.join(FORMS)}, not {form!r}")
+
+
+def encode_png(img: Image.Image, compress_level: int = 1) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()

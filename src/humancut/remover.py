@@ -1,0 +1,89 @@
+"""The pipeline: decode -> orient -> RGB -> alpha -> compose -> encode, around one model."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import imageops
+from .engine import Matte, Model, create_model
+from .errors import HumancutError
+from .settings import Settings
+
+ImageInput = str | Path | bytes | Image.Image | np.ndarray
+
+
+class Remover:
+    """Holds one model session and cuts people out of images. Thread-safe.
+
+    >>> remover = Remover()
+    >>> remover.remove("photo.jpg", form="whiteBK").save("out.png")
+    """
+
+    def __init__(self, settings: Settings | None = None, *, model: Model | None = None):
+        self.settings = settings or Settings.from_env()
+        self._model = model
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> Model:
+        """The model session, created on first use and reused after."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = create_model(self.settings)
+        return self._model
+
+    def load(self, image: ImageInput, *, max_side: int | None = None) -> np.ndarray:
+        """Any supported input as uint8 RGB, EXIF orientation applied."""
+        if isinstance(image, np.ndarray):
+            if image.dtype != np.uint8 or image.ndim not in (2, 3):
+                raise ValueError("numpy input must be a uint8 HxW, HxWx3 or HxWx4 array")
+            return imageops.to_rgb(Image.fromarray(image))
+        if isinstance(image, Image.Image):
+            return imageops.to_rgb(imageops.orient(image))
+        if isinstance(image, (str, Path)):
+            image = Path(image).read_bytes()
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            return imageops.to_rgb(imageops.decode(bytes(image), max_side=max_side))
+        raise TypeError(f"cannot read an image from {type(image).__name__}")
+
+    def matte(self, rgb: np.ndarray, *, require_person: bool = True) -> Matte:
+        """Alpha (and foreground colours) at full resolution; raises when no person."""
+        matte = self.model.predict(rgb)
+        share = imageops.person_share(matte.alpha)
+        if require_person and share < self.settings.person_threshold:
+            raise HumancutError("ERROR_NO_RECOGNITION_TARGET_DETECTED",
+                                "No person was found in the image.")
+        return matte
+
+    def remove(self, image: ImageInput, form: str = "rgba") -> Image.Image:
+        """The cut-out as a PIL image in one of imageops.FORMS."""
+        if form not in imageops.FORMS:
+            raise ValueError(f"form must be one of {', '.join(imageops.FORMS)}, not {form!r}")
+        rgb = self.load(image)
+        matte = self.matte(rgb)
+        return imageops.render(rgb, matte.alpha, matte.foreground, form)
+
+    def remove_bytes(self, data: bytes, form: str = "rgba", *,
+                     max_side: int | None = None) -> bytes:
+        """Encoded image bytes in, PNG bytes out (what the CLI and the API use)."""
+        rgb = self.load(data, max_side=max_side)
+        matte = self.matte(rgb)
+        out = imageops.render(rgb, matte.alpha, matte.foreground, form)
+        return imageops.encode_png(out, self.settings.png_compress_level)
+
+
+@functools.lru_cache(maxsize=1)
+def default_remover() -> Remover:
+    """One shared Remover for `humancut.remove`, built from the environment on first use."""
+    return Remover()
+
+
+def remove(image: ImageInput, form: str = "rgba", *, remover: Remover | None = None) -> Image.Image:
+    """Cut the person out of `image` (path, bytes, PIL image or numpy array)."""
+    return (remover or default_remover()).remove(image, form)

@@ -1,0 +1,82 @@
+"""One typed settings object, from `HUMANCUT_*` environment variables and overridden by flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MB = 1024 * 1024
+
+
+def _default_model_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "humancut" / "models"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # engine
+    model: str = "rvm_mobilenetv3"  # a name from humancut.engine.MODELS
+    model_path: Path | None = None  # use this file instead of the model directory
+    model_dir: Path = field(default_factory=_default_model_dir)
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
+    inference_size: int = 512  # long side (px) the model sees
+    passes: int = 1  # times the image is fed so RVM's recurrent state settles
+    person_threshold: float = 0.002  # min share of the image that must be person
+    # input limits (the contract's defaults)
+    max_bytes: int = 3 * MB
+    max_side: int = 1999  # width and height must each be at most this
+    png_compress_level: int = 1
+    # server
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    public_base_url: str = ""  # e.g. https://cut.example.com; empty = from the request
+    result_ttl: int = 24 * 3600  # seconds a result URL stays valid
+    sweep_interval: int = 300  # seconds between deletions of expired results
+    workers: int = 2  # images processed at once
+    queue_size: int = 16  # images waiting for a worker before 503
+    request_timeout: float = 60.0  # seconds one image may take
+    trial_key: bool = False  # let the trial page work without a key (rate limited)
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Defaults, then `HUMANCUT_<FIELD>` variables, then non-None keyword overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"HUMANCUT_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.type, raw, f.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for name in ("model_path", "model_dir", "data_dir"):
+            if isinstance(values.get(name), str):
+                values[name] = Path(values[name])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _parse(type_name: object, raw: str, name: str) -> object:
+    kind = str(type_name)
+    try:
+        if kind.startswith("bool"):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if "Path" in kind:
+            return Path(raw).expanduser()
+        return raw
+    except ValueError:
+        raise ValueError(f"HUMANCUT_{name.upper()}={raw!r} is not a valid {kind}") from None

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from humancut import Remover, Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings.from_env(threads=2)
+
+
+@pytest.fixture(scope="session")
+def remover(settings: Settings) -> Remover:
+    """The real model, loaded once for the whole run."""
+    r = Remover(settings)
+    r.model  # noqa: B018 - fail here, clearly, if the model file is missing
+    return r
+
+
+@pytest.fixture(scope="session")
+def astronaut_bytes() -> bytes:
+    return (FIXTURES / "astronaut.jpg").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> Image.Image:
+    return Image.open(FIXTURES / "astronaut.jpg").convert("RGB")
+
+
+def encode(img: Image.Image, fmt: str = "PNG", **kw: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def decode(data: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
+
+
+def landscape(size: tuple[int, int] = (320, 240)) -> Image.Image:
+    """A photo with no person in it: a smooth sky-to-grass gradient."""
+    w, h = size
+    y = np.linspace(0, 1, h)[:, None, None]
+    sky, grass = np.array([120, 170, 230]), np.array([60, 140, 50])
+    rows = (sky * (1 - y) + grass * y).astype(np.uint8)
+    return Image.fromarray(np.broadcast_to(rows, (h, w, 3)).copy())
