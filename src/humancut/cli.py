@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -138,6 +139,59 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- serve and keys --------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from .api import create_app
+
+    settings = settings_from(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    app = create_app(settings)
+    print(f"humancut: serving on http://{settings.host}:{settings.port}/ "
+          f"(data in {Path(settings.data_dir).resolve()})", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                timeout_keep_alive=5)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from .store import SQLiteKeyStore
+
+    store = SQLiteKeyStore(Path(settings_from(args).data_dir) / "keys.db")
+    if args.action == "create":
+        key, secret = store.create(args.name or "", args.credits)
+        credits = "unlimited" if key.credits is None else key.credits
+        print(f"created key {key.id} ({key.name or 'no name'}, credits: {credits}); "
+              "it is shown only now:", file=sys.stderr)
+        print(secret)
+        return 0
+    if args.action == "list":
+        print("id\tstatus\tcredits\tcreated\tname")
+        for k in store.list():
+            created = time.strftime("%Y-%m-%d %H:%M", time.localtime(k.created_at))
+            credits = "unlimited" if k.credits is None else k.credits
+            print(f"{k.id}\t{k.status}\t{credits}\t{created}\t{k.name}")
+        return 0
+    status = {"revoke": "revoked", "disable": "disabled", "enable": "active"}[args.action]
+    if not args.id:
+        print(f"humancut: keys {args.action} needs a key id (see `humancut keys list`)",
+              file=sys.stderr)
+        return 2
+    if store.get(args.id) is None:
+        print(f"humancut: no key with id {args.id}", file=sys.stderr)
+        return 1
+    if store.get(args.id).status == "revoked" and status != "revoked":  # type: ignore[union-attr]
+        print(f"humancut: key {args.id} is revoked for good", file=sys.stderr)
+        return 1
+    store.set_status(args.id, status)
+    print(f"key {args.id}: {status}")
+    return 0
+
+
 # ---- entry -----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,6 +213,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true")
     _engine_flags(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="run the HTTP API (and the trial page)")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8000)")
+    p.add_argument("--data-dir", type=Path, help="keys and results (default ./data)")
+    p.add_argument("--public-base-url", help="base of result URLs, e.g. https://cut.example")
+    p.add_argument("--result-ttl", type=int, help="seconds a result URL stays valid")
+    p.add_argument("--workers", type=int, help="images processed at once")
+    p.add_argument("--queue-size", type=int, help="images waiting before 503")
+    p.add_argument("--trial-key", action="store_true", default=None,
+                   help="let the trial page work without a key (rate limited)")
+    _engine_flags(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("keys", help="manage API keys")
+    p.add_argument("action", choices=["create", "list", "revoke", "disable", "enable"])
+    p.add_argument("id", nargs="?", help="key id, for revoke/disable/enable")
+    p.add_argument("--name", help="a label for the key")
+    p.add_argument("--credits", type=int, help="calls allowed (default: unlimited)")
+    p.add_argument("--data-dir", type=Path, help="where keys.db lives (default ./data)")
+    p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("models", help="list or fetch model files")
     p.add_argument("action", choices=["list", "fetch"])

@@ -38,6 +38,10 @@ class Remover:
                     self._model = create_model(self.settings)
         return self._model
 
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
     def load(self, image: ImageInput, *, max_side: int | None = None) -> np.ndarray:
         """Any supported input as uint8 RGB, EXIF orientation applied."""
         if isinstance(image, np.ndarray):

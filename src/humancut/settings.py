@@ -27,7 +27,8 @@ class Settings:
     passes: int = 1  # times the image is fed so RVM's recurrent state settles
     person_threshold: float = 0.002  # min share of the image that must be person
     # input limits (the contract's defaults)
-    max_bytes: int = 3 * MB
+    max_bytes: int = 3 * MB  # the image file
+    max_body_bytes: int = 8 * MB  # the whole request body (file, fields, multipart framing)
     max_side: int = 1999  # width and height must each be at most this
     png_compress_level: int = 1
     # server

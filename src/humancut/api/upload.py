@@ -1,0 +1,126 @@
+"""Streaming multipart/form-data reader with byte limits checked as the body arrives.
+
+Nothing touches the disk: parts are kept in memory, bounded by the limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from ..errors import HumancutError
+
+MAX_FIELD_BYTES = 4096  # any non-file field
+MAX_PARTS = 16
+MULTIPART_OVERHEAD = 64 * 1024  # headers, boundaries and small fields around the file
+
+
+@dataclass
+class Part:
+    name: str = ""
+    filename: str | None = None
+    content_type: str = ""
+    data: bytearray = field(default_factory=bytearray)
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace").strip()
+
+
+def _invalid(message: str) -> HumancutError:
+    return HumancutError("ERROR_INVALID_PARAMETER", message)
+
+
+class FormReader:
+    """Feed body chunks; collects each field once. Limits: `max_file` bytes per file part,
+    `max_body` for the whole body."""
+
+    def __init__(self, content_type: str, *, max_file: int, max_body: int):
+        kind, params = parse_options_header(content_type or "")
+        if kind != b"multipart/form-data":
+            raise HumancutError("MISSING_PARAMETERS",
+                                "Send the image as multipart/form-data with an `image` field.")
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise _invalid("The multipart/form-data body has no boundary.")
+        self.max_file, self.max_body = max_file, max_body
+        self.received = 0
+        self.parts: dict[str, Part] = {}
+        self._part = Part()
+        self._header_name = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._count = 0
+        self._parser = MultipartParser(boundary, callbacks={
+            "on_part_begin": self._begin, "on_part_data": self._data, "on_part_end": self._end,
+            "on_header_field": self._hfield, "on_header_value": self._hvalue,
+            "on_header_end": self._hend, "on_headers_finished": self._hdone,
+        })
+
+    def feed(self, chunk: bytes) -> None:
+        self.received += len(chunk)
+        if self.received > self.max_body:
+            raise HumancutError("ERROR_REQUEST_BODY_TOO_LARGE",
+                                f"The request body is over {self.max_body} bytes.")
+        try:
+            self._parser.write(chunk)
+        except MultipartParseError as exc:
+            raise _invalid(f"The multipart/form-data body is malformed ({exc}).") from None
+
+    def finish(self) -> dict[str, Part]:
+        try:
+            self._parser.finalize()
+        except MultipartParseError as exc:
+            raise _invalid(f"The multipart/form-data body is malformed ({exc}).") from None
+        return self.parts
+
+    # parser callbacks
+    def _begin(self) -> None:
+        self._count += 1
+        if self._count > MAX_PARTS:
+            raise _invalid(f"Too many form fields (at most {MAX_PARTS}).")
+        self._part, self._headers = Part(), {}
+
+    def _hfield(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _hvalue(self, data: bytes, start: int, end: int) -> None:
+        name = self._header_name.lower()
+        self._headers[name] = self._headers.get(name, b"") + data[start:end]
+
+    def _hend(self) -> None:
+        self._header_name = b""
+
+    def _hdone(self) -> None:
+        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._part.name = params.get(b"name", b"").decode("utf-8", "replace")
+        filename = params.get(b"filename")
+        self._part.filename = None if filename is None else filename.decode("utf-8", "replace")
+        self._part.content_type = self._headers.get(b"content-type", b"").decode("latin-1")
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        part = self._part
+        part.data += data[start:end]
+        limit = self.max_file if part.filename is not None else MAX_FIELD_BYTES
+        if len(part.data) > limit:
+            if part.filename is not None:
+                raise HumancutError("FILE_SIZE_EXCEEDS_LIMIT",
+                                    f"The file `{part.name}` is over {limit} bytes "
+                                    f"({limit / 1024 / 1024:g} MB).")
+            raise _invalid(f"The field `{part.name}` is over {limit} bytes.")
+
+    def _end(self) -> None:
+        part = self._part
+        if part.name in self.parts:
+            raise _invalid(f"The field `{part.name}` was sent more than once.")
+        self.parts[part.name] = part
+
+
+async def read_form(content_type: str, body: AsyncIterator[bytes], *, max_file: int,
+                    max_body: int) -> dict[str, Part]:
+    reader = FormReader(content_type, max_file=max_file, max_body=max_body)
+    async for chunk in body:
+        reader.feed(chunk)
+    return reader.finish()
