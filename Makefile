@@ -27,10 +27,10 @@ install-test: $(VENV)/.installed-test
 model: install
 	$(BIN)/humancut models fetch
 
+# The HTTP API and trial page on http://127.0.0.1:8000/ (HUMANCUT_* variables apply).
 serve: install model
-	@mkdir -p out
-	$(BIN)/humancut cut tests/fixtures/astronaut.jpg -o out/astronaut.png
-	@echo "cut-out written to out/astronaut.png"
+	@echo "Create an API key in another terminal: .venv/bin/humancut keys create"
+	$(BIN)/humancut serve
 
 lint: install-test
 	$(BIN)/ruff check src tests
