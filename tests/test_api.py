@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -19,57 +14,8 @@ from ailabtools.errors import AILabApiError
 from PIL import Image
 
 from conftest import decode, encode, landscape
+from server import ROUTE, Server
 from test_imageops import png_header_only
-
-ROUTE = "/api/cutout/portrait/portrait-background-removal"
-CLI = [sys.executable, "-m", "humancut.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`humancut serve` in a subprocess on a free port, with its own data dir."""
-
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None):
-        self.data_dir, self.env = data_dir, {**os.environ, **(env or {})}
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Server:
-        self.log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [*CLI, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
-            env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "server exited at start"
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError("server did not become ready")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=20)
-        self.log.close()
-
-    def create_key(self, *args: str) -> str:
-        done = subprocess.run([*CLI, "keys", "create", "--data-dir", str(self.data_dir), *args],
-                              capture_output=True, text=True, check=True, env=self.env)
-        return done.stdout.strip().splitlines()[-1]
-
-    def keys(self, *args: str) -> str:
-        return subprocess.run([*CLI, "keys", *args, "--data-dir", str(self.data_dir)],
-                              capture_output=True, text=True, check=True).stdout
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +27,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def key(server):
-    return server.create_key("--name", "tests")
+    return server.create_key(None, "--name", "tests")
 
 
 def post(server: Server, key: str | None, files: dict | None = None,
@@ -167,7 +113,7 @@ def test_key_errors(server, astronaut_bytes):
 
 
 def test_credits_are_spent_on_success_only(server, astronaut_bytes):
-    key = server.create_key("--credits", "1")
+    key = server.create_key(1)
     key_id = key.split("_")[1]
     assert_error(post(server, key, {"image": ("x.gif", b"GIF89a....", "image/gif")}),
                  415, "UNSUPPORTED_FILE_TYPES")  # a failure costs nothing
@@ -260,12 +206,10 @@ def test_results_expire_and_are_swept(tmp_path, astronaut_bytes):
 
 def test_keys_and_results_survive_a_restart(tmp_path, astronaut_bytes):
     s = Server(tmp_path / "data").start()
-    key = s.create_key("--credits", "5")
+    key = s.create_key(5)
     url = post(s, key, {"image": ("a.jpg", astronaut_bytes)}).json()["data"]["image_url"]
     s.stop(signal.SIGKILL)
-    s2 = Server(tmp_path / "data")
-    s2.port, s2.url = s.port, s.url  # same address, so the old URL is still ours
-    s2.start()
+    s2 = s.restart()  # same address, so the old URL is still ours
     try:
         assert httpx.get(url).status_code == 200
         assert post(s2, key, {"image": ("a.jpg", astronaut_bytes)}).status_code == 200

@@ -32,7 +32,7 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
 def settings_from(args: argparse.Namespace) -> Settings:
     names = ("model", "model_path", "model_dir", "device", "threads", "inference_size",
              "passes", "host", "port", "data_dir", "public_base_url", "result_ttl", "workers",
-             "queue_size", "trial_key")
+             "queue_size", "trial_key", "cors_origins")
     return Settings.from_env(**{n: getattr(args, n) for n in names if hasattr(args, n)})
 
 
@@ -163,7 +163,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
     store = SQLiteKeyStore(Path(settings_from(args).data_dir) / "keys.db")
     if args.action == "create":
-        key, secret = store.create(args.name or "", args.credits)
+        key, secret = store.create(args.name or "", args.credits, rate_per_minute=args.rate,
+                                   max_in_flight=args.concurrency)
         credits = "unlimited" if key.credits is None else key.credits
         print(f"created key {key.id} ({key.name or 'no name'}, credits: {credits}); "
               "it is shown only now:", file=sys.stderr)
@@ -222,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--result-ttl", type=int, help="seconds a result URL stays valid")
     p.add_argument("--workers", type=int, help="images processed at once")
     p.add_argument("--queue-size", type=int, help="images waiting before 503")
+    p.add_argument("--cors-origins", help="comma-separated origins allowed (default: none)")
     p.add_argument("--trial-key", action="store_true", default=None,
                    help="let the trial page work without a key (rate limited)")
     _engine_flags(p)
@@ -232,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", nargs="?", help="key id, for revoke/disable/enable")
     p.add_argument("--name", help="a label for the key")
     p.add_argument("--credits", type=int, help="calls allowed (default: unlimited)")
+    p.add_argument("--rate", type=int, help="requests a minute (default: the server's)")
+    p.add_argument("--concurrency", type=int, help="requests in progress at once")
     p.add_argument("--data-dir", type=Path, help="where keys.db lives (default ./data)")
     p.set_defaults(func=cmd_keys)
 

@@ -7,6 +7,7 @@ releases the GIL). A runner for a cluster (Ray, a queue) implements the same `cu
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from . import imageops
 from .errors import HumancutError
 from .remover import Remover
+
+log = logging.getLogger("humancut.runner")
 
 
 @dataclass
@@ -81,6 +84,12 @@ class ThreadRunner(Runner):
         except TimeoutError:
             raise HumancutError("PROCESSING_FAILURE",
                                 f"Processing took longer than {self.timeout:g} s.") from None
+        except HumancutError:
+            raise
+        except Exception:
+            log.exception("processing failed")
+            raise HumancutError("PROCESSING_FAILURE",
+                                "The image could not be processed.") from None
 
     def _work(self, data: bytes, form: str) -> CutResult:
         t0 = time.perf_counter()

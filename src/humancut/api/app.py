@@ -16,7 +16,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,8 +26,9 @@ from ..errors import HumancutError
 from ..remover import Remover
 from ..runner import Runner, ThreadRunner
 from ..settings import Settings
-from ..store import FileResultStore, KeyStore, ResultStore, SQLiteKeyStore
+from ..store import ApiKey, FileResultStore, KeyStore, ResultStore, SQLiteKeyStore
 from .envelope import error_response, success
+from .limits import KeyLimiter
 from .upload import MULTIPART_OVERHEAD, read_form
 
 ROUTE = "/api/cutout/portrait/portrait-background-removal"
@@ -62,9 +64,13 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
                                     queue_size=settings.queue_size,
                                     timeout=settings.request_timeout, max_side=settings.max_side)
 
+    limiter = KeyLimiter()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runner.start()
+        if settings.trial_key:
+            app.state.trial_secret = await run_in_threadpool(_new_trial_key, keys, settings)
         sweeper = asyncio.create_task(_sweep_forever(results, settings.sweep_interval))
         yield
         sweeper.cancel()
@@ -74,6 +80,11 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
                   description="Human background removal, compatible with AILabTools' API.")
     app.state.settings, app.state.keys, app.state.results, app.state.runner = \
         settings, keys, results, runner
+    app.state.trial_secret = None
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_methods=["GET", "POST"],
+                           allow_origins=[o.strip() for o in settings.cors_origins.split(",")],
+                           allow_headers=["ailabapi-api-key", "content-type"])
 
     @app.middleware("http")
     async def ids_and_log(request: Request, call_next: Any) -> Response:
@@ -83,6 +94,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         start = time.perf_counter()
         response = await call_next(request)
         response.headers.setdefault("X-Request-Id", request.state.request_id)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         line = {"request_id": request.state.request_id, "log_id": request.state.log_id,
                 "method": request.method, "path": _loggable_path(request.url.path),
                 "status": response.status_code,
@@ -122,6 +134,21 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     async def portrait_background_removal(request: Request) -> JSONResponse:
         key = await _authenticate(request, keys)
         request.state.log["key_id"] = key.id
+        limit_headers = limiter.acquire(
+            key.id, settings.rate_per_minute if key.rate_per_minute is None
+            else key.rate_per_minute,
+            settings.max_in_flight if key.max_in_flight is None else key.max_in_flight)
+        try:
+            response = await _cut(request, key)
+        except HumancutError as exc:
+            exc.headers = {**limit_headers, **exc.headers}
+            raise
+        finally:
+            limiter.release(key.id)
+        response.headers.update(limit_headers)
+        return response
+
+    async def _cut(request: Request, key: ApiKey) -> JSONResponse:
         parts = await _read_upload(request, settings)
         form = _return_form(parts)
         request.state.log["form"] = form
@@ -136,6 +163,12 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
             out = await runner.cut(bytes(image.data), form)
             stored = await run_in_threadpool(results.put, out.png, "image/png",
                                              settings.result_ttl)
+        except OSError as exc:  # e.g. the data dir is full or read-only
+            await run_in_threadpool(keys.refund_credit, key.id)
+            log.error(json.dumps({"event": "store_failed", "log_id": request.state.log_id,
+                                  "error": f"{type(exc).__name__}: {exc}"}))
+            raise HumancutError("PROCESSING_FAILURE",
+                                "The result could not be stored; try again later.") from None
         except BaseException:
             await run_in_threadpool(keys.refund_credit, key.id)
             raise
@@ -152,12 +185,13 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         if found is None or found.path.name != name:
             raise HumancutError("ERROR_RESOURCE_NOT_FOUND",
                                 "This result does not exist or has expired.")
-        remaining = max(0, int(found.expires_at - time.time()))
         try:
-            return FileResponse(found.path, media_type=found.content_type,
-                                headers={"Cache-Control": f"private, max-age={remaining}"})
-        except OSError:
+            data = await run_in_threadpool(found.path.read_bytes)
+        except OSError:  # deleted or unreadable behind our back
             raise HumancutError("ERROR_RESOURCE_NOT_FOUND", "This result is gone.") from None
+        remaining = max(0, int(found.expires_at - time.time()))
+        return Response(data, media_type=found.content_type,
+                        headers={"Cache-Control": f"private, max-age={remaining}"})
 
     @app.get("/", include_in_schema=False)
     async def page() -> Response:
@@ -165,6 +199,14 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         return Response(html, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/trial", summary="The demo key for the trial page, when enabled")
+    async def trial() -> JSONResponse:
+        if not app.state.trial_secret:
+            raise HumancutError("ERROR_RESOURCE_NOT_FOUND", "Trial mode is off on this server.")
+        return JSONResponse({"enabled": True, "key": app.state.trial_secret,
+                             "rate_per_minute": settings.trial_rate_per_minute},
+                            headers={"Cache-Control": "no-store"})
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -179,7 +221,20 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     return app
 
 
-async def _authenticate(request: Request, keys: KeyStore) -> Any:
+TRIAL_NAME = "trial page (made at start)"
+
+
+def _new_trial_key(keys: KeyStore, settings: Settings) -> str:
+    """A fresh demo key for this run; the previous runs' ones are revoked."""
+    for old in keys.list():
+        if old.name == TRIAL_NAME and old.status != "revoked":
+            keys.set_status(old.id, "revoked")
+    _, secret = keys.create(TRIAL_NAME, rate_per_minute=settings.trial_rate_per_minute,
+                            max_in_flight=1)
+    return secret
+
+
+async def _authenticate(request: Request, keys: KeyStore) -> ApiKey:
     secret = request.headers.get("ailabapi-api-key")
     if not secret:
         raise HumancutError("MISSING_PARAMETERS", "The `ailabapi-api-key` header is missing.")

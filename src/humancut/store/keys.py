@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import sqlite3
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -25,13 +26,17 @@ class ApiKey:
     status: str  # active | disabled | revoked
     credits: int | None  # None = unlimited
     created_at: float
+    rate_per_minute: int | None = None  # None = the server's default
+    max_in_flight: int | None = None  # None = the server's default
 
 
 class KeyStore(ABC):
     """Where keys live. Subclass it for another database."""
 
     @abstractmethod
-    def create(self, name: str = "", credits: int | None = None) -> tuple[ApiKey, str]:
+    def create(self, name: str = "", credits: int | None = None, *,
+               rate_per_minute: int | None = None,
+               max_in_flight: int | None = None) -> tuple[ApiKey, str]:
         """A new key and its secret, which is shown once and never stored."""
 
     @abstractmethod
@@ -69,23 +74,30 @@ class SQLiteKeyStore(KeyStore):
         secret_sha256 TEXT NOT NULL,
         status TEXT NOT NULL DEFAULT 'active',
         credits INTEGER,
-        created_at REAL NOT NULL
+        created_at REAL NOT NULL,
+        rate_per_minute INTEGER,
+        max_in_flight INTEGER
     );
     """
 
     def __init__(self, path: Path):
         self.db = Database(path, self.SCHEMA)
 
-    def create(self, name: str = "", credits: int | None = None) -> tuple[ApiKey, str]:
-        if credits is not None and credits < 0:
-            raise ValueError("credits must be 0 or more")
+    def create(self, name: str = "", credits: int | None = None, *,
+               rate_per_minute: int | None = None,
+               max_in_flight: int | None = None) -> tuple[ApiKey, str]:
+        for label, value in (("credits", credits), ("rate_per_minute", rate_per_minute),
+                             ("max_in_flight", max_in_flight)):
+            if value is not None and value < 0:
+                raise ValueError(f"{label} must be 0 or more")
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         full = f"hc_{key_id}_{secret}"
         now = time.time()
         self.db.connect().execute(
-            "INSERT INTO keys (id, name, secret_sha256, credits, created_at) VALUES (?,?,?,?,?)",
-            (key_id, name, _hash(full), credits, now))
-        return ApiKey(key_id, name, "active", credits, now), full
+            "INSERT INTO keys (id, name, secret_sha256, credits, created_at, rate_per_minute,"
+            " max_in_flight) VALUES (?,?,?,?,?,?,?)",
+            (key_id, name, _hash(full), credits, now, rate_per_minute, max_in_flight))
+        return ApiKey(key_id, name, "active", credits, now, rate_per_minute, max_in_flight), full
 
     def authenticate(self, secret: str) -> ApiKey | None:
         match = KEY_PATTERN.match(secret or "")
@@ -130,6 +142,6 @@ class SQLiteKeyStore(KeyStore):
             (key_id,))
 
     @staticmethod
-    def _key(row: object) -> ApiKey:
-        r = row  # sqlite3.Row
-        return ApiKey(r["id"], r["name"], r["status"], r["credits"], r["created_at"])  # type: ignore[index]
+    def _key(row: sqlite3.Row) -> ApiKey:
+        return ApiKey(row["id"], row["name"], row["status"], row["credits"], row["created_at"],
+                      row["rate_per_minute"], row["max_in_flight"])
