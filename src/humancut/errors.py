@@ -10,6 +10,7 @@ CODES: dict[str, tuple[int, str]] = {
     "ERROR_USER_LOCKED": (403, "The API key is locked."),
     "ERROR_RESOURCE_NOT_FOUND": (404, "The resource does not exist."),
     "ERROR_METHOD_NOT_ALLOWED": (405, "Method not allowed."),
+    "REQUEST_TIMEOUT": (408, "The request body arrived too slowly."),
     "FILE_SIZE_EXCEEDS_LIMIT": (413, "The file size exceeds the limit."),
     "ERROR_REQUEST_BODY_TOO_LARGE": (413, "The request body is too large."),
     "FILE_RESOLUTION_EXCEEDS_LIMITS": (413, "The image resolution exceeds the limit."),

@@ -41,6 +41,7 @@ class Settings:
     workers: int = 2  # images processed at once
     queue_size: int = 16  # images waiting for a worker before 503
     request_timeout: float = 60.0  # seconds one image may take
+    upload_timeout: float = 30.0  # seconds the whole request body may take to arrive
     rate_per_minute: int = 600  # per key, unless the key sets its own; 0 = unlimited
     max_in_flight: int = 8  # requests of one key in progress at once; 0 = unlimited
     cors_origins: str = ""  # comma-separated origins allowed to call the API; empty = CORS off

@@ -259,15 +259,20 @@ async def _read_upload(request: Request, settings: Settings) -> dict[str, Any]:
                                 f"The request body is {declared} bytes; the limit is "
                                 f"{max_body} bytes, and the image at most "
                                 f"{settings.max_bytes} bytes.")
-        return await read_form(request.headers.get("content-type", ""), stream,
-                               max_file=settings.max_bytes, max_body=max_body)
+        async with asyncio.timeout(settings.upload_timeout):
+            return await read_form(request.headers.get("content-type", ""), stream,
+                                   max_file=settings.max_bytes, max_body=max_body)
+    except TimeoutError:
+        raise HumancutError("REQUEST_TIMEOUT", f"The upload took longer than "
+                            f"{settings.upload_timeout:g} s; send it faster.") from None
     except HumancutError:
         drained = 0
         with contextlib.suppress(Exception):
-            async for chunk in stream:
-                drained += len(chunk)
-                if drained > DRAIN_LIMIT:
-                    break
+            async with asyncio.timeout(5):
+                async for chunk in stream:
+                    drained += len(chunk)
+                    if drained > DRAIN_LIMIT:
+                        break
         raise
 
 
