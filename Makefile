@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: install install-test model serve test lint clean
+.PHONY: install install-test model browser serve test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ model: install
 	$(BIN)/humancut models fetch
 
 # The HTTP API and trial page on http://127.0.0.1:8000/ (HUMANCUT_* variables apply).
+# Debian's chromium, for the Playwright browser tests (they skip cleanly without it).
+browser:
+	@[ -x /usr/bin/chromium ] || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	  >/dev/null; } || echo "chromium is not installed: the browser tests will skip"
+
 serve: install model
 	@echo "Create an API key in another terminal: .venv/bin/humancut keys create"
 	$(BIN)/humancut serve
@@ -35,7 +41,7 @@ serve: install model
 lint: install-test
 	$(BIN)/ruff check src tests
 
-test: install-test model lint
+test: install-test model browser lint
 	$(BIN)/pytest
 
 clean:
