@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         start = time.perf_counter()
         response = await call_next(request)
         response.headers.setdefault("X-Request-Id", request.state.request_id)
+        response.headers.setdefault("X-Log-Id", request.state.log_id)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         line = {"request_id": request.state.request_id, "log_id": request.state.log_id,
                 "method": request.method, "path": _loggable_path(request.url.path),
