@@ -143,6 +143,8 @@ def test_request_errors(server, key, astronaut, astronaut_bytes):
     sixteen = encode(Image.fromarray(np.full((40, 40), 30000, np.uint16)))
     assert_error(send(sixteen), 415, "UNSUPPORTED_FILE_TYPES")
     assert_error(send(astronaut_bytes[:20000]), 422, "FILE_DECODING_FAILURE")
+    assert_error(send(b"", name="empty.jpg"), 422, "FILE_DECODING_FAILURE")
+    assert_error(send(b"", name=""), 400, "MISSING_PARAMETERS")  # a form with no file chosen
     assert_error(send(rng.bytes(4000)), 415, "UNSUPPORTED_FILE_TYPES")
     assert_error(send(png_header_only(50000, 50000)), 413, "FILE_RESOLUTION_EXCEEDS_LIMITS")
     assert_error(send(encode(landscape())), 422, "ERROR_NO_RECOGNITION_TARGET_DETECTED")

@@ -154,7 +154,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         form = _return_form(parts)
         request.state.log["form"] = form
         image = parts.get("image")
-        if image is None or not image.data:
+        if image is None or (not image.data and not image.filename):  # no file chosen
             raise HumancutError("MISSING_PARAMETERS", "The `image` file field is missing.")
         request.state.log["in_bytes"] = len(image.data)
         if not await run_in_threadpool(keys.reserve_credit, key.id):
