@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         runner.close()
 
     app = FastAPI(title="humancut", version="0.1.0", lifespan=lifespan,
-                  description="Human background removal, compatible with AILabTools' API.")
+                  description=_describe())
     app.state.settings, app.state.keys, app.state.results, app.state.runner = \
         settings, keys, results, runner
     app.state.trial_secret = None
@@ -220,6 +220,23 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         return JSONResponse({"status": "ready"})
 
     return app
+
+
+SAMPLES = {"sample.sh": ("curl", "sh"), "sample_httpx.py": ("Python, httpx", "python"),
+           "sample_sdk.py": ("Python, ailabtools-sdk", "python"),
+           "sample_fetch.js": ("JavaScript, fetch", "javascript")}
+
+
+def _describe() -> str:
+    """The /docs front matter: what the service is, then the sample programs as shipped."""
+    text = ("Human background removal, compatible with AILabTools' API: POST a photo as "
+            f"multipart/form-data to `{ROUTE}` with the `ailabapi-api-key` header. The "
+            "samples read HUMANCUT_URL, HUMANCUT_KEY and IMAGE from the environment; they are "
+            "also served at `/static/samples/<name>`.\n")
+    for name, (title, lang) in SAMPLES.items():
+        code = (STATIC / "samples" / name).read_text(encoding="utf-8").strip()
+        text += f"\n### {title} (`{name}`)\n\n```{lang}\n{code}\n```\n"
+    return text
 
 
 TRIAL_NAME = "trial page (made at start)"
