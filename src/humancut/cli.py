@@ -27,11 +27,19 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int, help="onnxruntime threads (0 = one per core)")
     g.add_argument("--inference-size", type=int, help="long side the model sees, px")
     g.add_argument("--passes", type=int, help="times the image is fed to the model")
+    g.add_argument("--fusion-size", type=int, help="second inference long side, px (0 = off)")
+    g.add_argument("--flip", action=argparse.BooleanOptionalAction, help="mirror-image TTA")
+    g.add_argument("--zoom", action=argparse.BooleanOptionalAction,
+                   help="look again, closer, at small subjects")
+    g.add_argument("--zoom-size", type=int, help="long side a zoomed crop is enlarged to, px")
+    g.add_argument("--clean-up", action=argparse.BooleanOptionalAction,
+                   help="drop far specks, fill small holes, clear far haze")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     names = ("model", "model_path", "model_dir", "device", "threads", "inference_size",
-             "passes", "host", "port", "data_dir", "public_base_url", "result_ttl", "workers",
+             "passes", "fusion_size", "flip", "zoom", "zoom_size", "clean_up", "host", "port",
+             "data_dir", "public_base_url", "result_ttl", "workers",
              "queue_size", "trial_key", "cors_origins")
     return Settings.from_env(**{n: getattr(args, n) for n in names if hasattr(args, n)})
 
@@ -193,6 +201,21 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- bench -----------------------------------------------------------------------------
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    report = bench.run(vs_rembg=args.vs_rembg, concurrency=bench.parse_list(args.concurrency, int),
+                       requests=args.requests, json_path=args.json, images_dir=args.images,
+                       sizes=bench.parse_list(args.sizes, float), soak_n=args.soak,
+                       device=args.device)
+    print(bench.render_table(report))
+    if args.json:
+        print(f"report written to {args.json}", file=sys.stderr)
+    return 0
+
+
 # ---- entry -----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,6 +267,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="one model (default: all)")
     p.add_argument("--model-dir", type=Path)
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("bench", help="benchmark a humancut server (against rembg)")
+    p.add_argument("--vs-rembg", action="store_true",
+                   help="also run `rembg s` (u2netp) from its own venv and compare")
+    p.add_argument("--concurrency", default="1,2,4,8", help="levels, e.g. 1,2,4,8")
+    p.add_argument("--requests", type=int, default=20, help="requests per level and size")
+    p.add_argument("--json", type=Path, default=Path("bench.json"), help="report file")
+    p.add_argument("--images", type=Path, help="a folder of images to send as one more group "
+                   "(default: a few of ../shared/eval when present)")
+    p.add_argument("--sizes", default="0.25,1,2,3.9",
+                   help="megapixels of generated JPEGs ('' for none)")
+    p.add_argument("--soak", type=int, default=0, metavar="N",
+                   help="N requests to measure RSS growth (0 = skip; 2000 for the full figure)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

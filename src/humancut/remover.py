@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from . import imageops
-from .engine import Matte, Model, create_model
+from .engine import Matte, Model, create_model, refine
 from .errors import HumancutError
 from .settings import Settings
 
@@ -59,11 +59,38 @@ class Remover:
     def matte(self, rgb: np.ndarray, *, require_person: bool = True) -> Matte:
         """Alpha (and foreground colours) at full resolution; raises when no person."""
         matte = self.model.predict(rgb)
+        if self.settings.zoom:
+            matte = self._zoom(rgb, matte)
+        if self.settings.clean_up:
+            matte = Matte(refine.clean_up(matte.alpha), matte.foreground)
         share = imageops.person_share(matte.alpha)
         if require_person and share < self.settings.person_threshold:
             raise HumancutError("ERROR_NO_RECOGNITION_TARGET_DETECTED",
                                 "No person was found in the image.")
         return matte
+
+    def _zoom(self, rgb: np.ndarray, matte: Matte) -> Matte:
+        """Small subjects: infer again on an enlarged crop around them and paste it back
+        (outside the crop is background)."""
+        box = refine.zoom_box(matte.alpha)
+        if box is None:
+            return matte
+        top, bottom, left, right = box
+        crop = rgb[top:bottom, left:right]
+        size = self.settings.zoom_size
+        enlarged = max(crop.shape[:2]) < size
+        near = self.model.predict(refine.resize_rgb(crop, size) if enlarged else crop)
+        alpha = np.zeros_like(matte.alpha)
+        alpha[top:bottom, left:right] = refine.resize_alpha(near.alpha, crop.shape[:2])
+        foreground = matte.foreground
+        if foreground is not None and near.foreground is not None:
+            foreground = foreground.copy()
+            fg = near.foreground
+            if enlarged:
+                fg = np.asarray(Image.fromarray(fg).resize(
+                    (crop.shape[1], crop.shape[0]), Image.Resampling.BOX))
+            foreground[top:bottom, left:right] = fg
+        return Matte(alpha, foreground)
 
     def remove(self, image: ImageInput, form: str = "rgba") -> Image.Image:
         """The cut-out as a PIL image in one of imageops.FORMS."""

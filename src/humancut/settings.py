@@ -25,6 +25,11 @@ class Settings:
     threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
     inference_size: int = 512  # long side (px) the model sees
     passes: int = 1  # times the image is fed so RVM's recurrent state settles
+    fusion_size: int = 384  # also infer at this long side and average the alphas; 0 = off
+    flip: bool = False  # also infer on the mirrored image and average (test-time augmentation)
+    zoom: bool = True  # small subjects: infer again on a crop around them, enlarged
+    zoom_size: int = 512  # long side (px) a zoomed crop is enlarged to
+    clean_up: bool = True  # drop far specks, fill small holes, clear far haze
     person_threshold: float = 0.002  # min share of the image that must be person
     # input limits (the contract's defaults)
     max_bytes: int = 3 * MB  # the image file
