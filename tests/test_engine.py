@@ -134,3 +134,16 @@ def test_library_accepts_path_bytes_pil_and_numpy(remover, astronaut, astronaut_
     np.testing.assert_array_equal(np.asarray(results[0]), np.asarray(results[3]))
     with pytest.raises(ValueError):
         humancut.remove(astronaut, "nope", remover=remover)
+
+
+def test_large_photos_are_matted_at_the_capped_size(settings, astronaut):
+    big = np.asarray(astronaut.resize((1500, 1500), Image.Resampling.LANCZOS))
+    capped = humancut.Remover(settings.replace(max_model_side=600))
+    calls: list[tuple[int, ...]] = []
+    predict = capped.model.predict
+    capped.model.predict = lambda rgb: calls.append(rgb.shape) or predict(rgb)  # type: ignore[method-assign]
+    matte = capped.matte(big)
+    assert calls[0] == (600, 600, 3)  # the model saw the capped size
+    assert matte.alpha.shape == (1500, 1500) and matte.foreground.shape == (1500, 1500, 3)
+    a = matte.alpha
+    assert a[180:360, 540:810].mean() > 0.95 and a[:190, :190].mean() < 0.05  # face, corner

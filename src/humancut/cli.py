@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -27,6 +28,8 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int, help="onnxruntime threads (0 = one per core)")
     g.add_argument("--inference-size", type=int, help="long side the model sees, px")
     g.add_argument("--passes", type=int, help="times the image is fed to the model")
+    g.add_argument("--max-model-side", type=int,
+                   help="larger photos are matted at this long side (0 = full size)")
     g.add_argument("--fusion-size", type=int, help="second inference long side, px (0 = off)")
     g.add_argument("--flip", action=argparse.BooleanOptionalAction, help="mirror-image TTA")
     g.add_argument("--zoom", action=argparse.BooleanOptionalAction,
@@ -37,10 +40,8 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    names = ("model", "model_path", "model_dir", "device", "threads", "inference_size",
-             "passes", "fusion_size", "flip", "zoom", "zoom_size", "clean_up", "host", "port",
-             "data_dir", "public_base_url", "result_ttl", "workers",
-             "queue_size", "trial_key", "cors_origins")
+    """Settings from the environment, overridden by every flag named like a field."""
+    names = [f.name for f in dataclasses.fields(Settings)]
     return Settings.from_env(**{n: getattr(args, n) for n in names if hasattr(args, n)})
 
 
@@ -121,9 +122,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"  IoU    {m['iou']:.4f}\n  SAD    {m['sad']:.3f}\n  MSE    {m['mse']:.5f}\n"
           f"  MAD    {m['mad']:.5f}\n  Grad   {m['grad']:.3f}\n  edgeMAD {m['edge_mad']:.4f}")
     if args.json:
-        data = report.as_dict() | {"settings": {"model": remover.settings.model,
-                                                "inference_size": remover.settings.inference_size,
-                                                "passes": remover.settings.passes}}
+        used = {k: str(v) if isinstance(v, Path) else v
+                for k, v in dataclasses.asdict(remover.settings).items()}
+        data = report.as_dict() | {"settings": used}
         Path(args.json).write_text(json.dumps(data, indent=2))
     return 0
 

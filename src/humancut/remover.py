@@ -57,12 +57,19 @@ class Remover:
         raise TypeError(f"cannot read an image from {type(image).__name__}")
 
     def matte(self, rgb: np.ndarray, *, require_person: bool = True) -> Matte:
-        """Alpha (and foreground colours) at full resolution; raises when no person."""
-        matte = self.model.predict(rgb)
+        """Alpha (and foreground colours) at full resolution; raises when no person.
+
+        Photos larger than `max_model_side` are matted at that size and the result scaled
+        up, which bounds time and memory for multi-megapixel inputs."""
+        cap = self.settings.max_model_side
+        work = refine.resize_rgb(rgb, cap) if 0 < cap < max(rgb.shape[:2]) else rgb
+        matte = self.model.predict(work)
         if self.settings.zoom:
-            matte = self._zoom(rgb, matte)
+            matte = self._zoom(work, matte)
         if self.settings.clean_up:
             matte = Matte(refine.clean_up(matte.alpha), matte.foreground)
+        if work is not rgb:
+            matte = _resize_matte(matte, rgb.shape[:2])
         share = imageops.person_share(matte.alpha)
         if require_person and share < self.settings.person_threshold:
             raise HumancutError("ERROR_NO_RECOGNITION_TARGET_DETECTED",
@@ -78,18 +85,15 @@ class Remover:
         top, bottom, left, right = box
         crop = rgb[top:bottom, left:right]
         size = self.settings.zoom_size
-        enlarged = max(crop.shape[:2]) < size
-        near = self.model.predict(refine.resize_rgb(crop, size) if enlarged else crop)
+        near = self.model.predict(refine.resize_rgb(crop, size)
+                                  if max(crop.shape[:2]) < size else crop)
+        near = _resize_matte(near, crop.shape[:2])
         alpha = np.zeros_like(matte.alpha)
-        alpha[top:bottom, left:right] = refine.resize_alpha(near.alpha, crop.shape[:2])
+        alpha[top:bottom, left:right] = near.alpha
         foreground = matte.foreground
         if foreground is not None and near.foreground is not None:
             foreground = foreground.copy()
-            fg = near.foreground
-            if enlarged:
-                fg = np.asarray(Image.fromarray(fg).resize(
-                    (crop.shape[1], crop.shape[0]), Image.Resampling.BOX))
-            foreground[top:bottom, left:right] = fg
+            foreground[top:bottom, left:right] = near.foreground
         return Matte(alpha, foreground)
 
     def remove(self, image: ImageInput, form: str = "rgba") -> Image.Image:
@@ -107,6 +111,13 @@ class Remover:
         matte = self.matte(rgb)
         out = imageops.render(rgb, matte.alpha, matte.foreground, form)
         return imageops.encode_png(out, self.settings.png_compress_level)
+
+
+def _resize_matte(matte: Matte, shape: tuple[int, int]) -> Matte:
+    if matte.alpha.shape == shape:
+        return matte
+    fg = None if matte.foreground is None else refine.resize_colours(matte.foreground, shape)
+    return Matte(refine.resize_alpha(matte.alpha, shape), fg)
 
 
 @functools.lru_cache(maxsize=1)

@@ -25,6 +25,7 @@ class Settings:
     threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
     inference_size: int = 512  # long side (px) the model sees
     passes: int = 1  # times the image is fed so RVM's recurrent state settles
+    max_model_side: int = 1280  # larger photos are matted at this long side, then scaled up
     fusion_size: int = 384  # also infer at this long side and average the alphas; 0 = off
     flip: bool = False  # also infer on the mirrored image and average (test-time augmentation)
     zoom: bool = True  # small subjects: infer again on a crop around them, enlarged

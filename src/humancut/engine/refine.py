@@ -106,6 +106,13 @@ def resize_rgb(rgb: np.ndarray, long_side: int) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC))
 
 
+def resize_colours(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 RGB resized to (h, w): box filter down, bilinear up."""
+    h, w = shape
+    method = Image.Resampling.BILINEAR if h > rgb.shape[0] else Image.Resampling.BOX
+    return np.asarray(Image.fromarray(rgb).resize((w, h), method))
+
+
 def resize_alpha(alpha: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """float32 alpha resized to (h, w): box filter down, bilinear up."""
     h, w = shape
