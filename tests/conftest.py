@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 from PIL import Image
 
 from humancut import Remover, Settings
+from server import Server, start
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
@@ -24,6 +26,19 @@ def remover(settings: Settings) -> Remover:
     r = Remover(settings)
     r.model  # noqa: B018 - fail here, clearly, if the model file is missing
     return r
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real `humancut serve` on a free loopback port, one per test module."""
+    s = start(tmp_path_factory.mktemp("server"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def key(server: Server) -> str:
+    return server.create_key()
 
 
 @pytest.fixture(scope="session")

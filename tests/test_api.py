@@ -19,18 +19,6 @@ from server import ROUTE, Server
 from test_imageops import png_header_only
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("api") / "data").start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def key(server):
-    return server.create_key(None, "--name", "tests")
-
-
 def post(server: Server, key: str | None, files: dict | None = None,
          data: dict | None = None, **kw: object) -> httpx.Response:
     headers = {"ailabapi-api-key": key} if key is not None else {}

@@ -20,13 +20,6 @@ from test_api import assert_error, post
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = Server(tmp_path_factory.mktemp("rel") / "data").start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
 def small_jpeg(astronaut) -> bytes:
     return encode(astronaut.resize((256, 256)), "JPEG", quality=90)
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from conftest import FIXTURES
-from server import Server, start
+from server import Server
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "src" / "humancut" / "web" / "static" / "samples"
@@ -45,18 +45,6 @@ CASES = {
     "sample_sdk.py": ("whiteBK", "RGB"),
     "sample_fetch.js": ("crop", "RGBA"),
 }
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = start(tmp_path_factory.mktemp("samples"))
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def key(server: Server) -> str:
-    return server.create_key()
 
 
 def run(name: str, server: Server, key: str, tmp_path: Path, **env: str

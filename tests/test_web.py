@@ -16,7 +16,6 @@ import pytest
 from PIL import Image
 
 from conftest import FIXTURES, encode, landscape
-from server import Server, start
 
 CHROMIUM = Path(os.environ.get("HUMANCUT_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -31,18 +30,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 if not CHROMIUM.exists():
     pytest.skip(f"no chromium at {CHROMIUM}", allow_module_level=True)
 expect = sync_api.expect
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    s = start(tmp_path_factory.mktemp("web"))
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def key(server: Server) -> str:
-    return server.create_key()
 
 
 @pytest.fixture(scope="module")
