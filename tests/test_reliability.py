@@ -124,9 +124,13 @@ def test_slow_client_is_cut_off(tmp_path):
 
 def test_kill_9_under_load_keeps_keys_credits_and_results(tmp_path, small_jpeg):
     s = Server(tmp_path / "data").start()
-    key = s.create_key(1000, "--concurrency", "0", "--rate", "0")
-    urls = [post(s, key, {"image": ("a.jpg", small_jpeg)}).json()["data"]["image_url"]
-            for _ in range(3)]
+    try:
+        key = s.create_key(1000, "--concurrency", "0", "--rate", "0")
+        urls = [post(s, key, {"image": ("a.jpg", small_jpeg)}).json()["data"]["image_url"]
+                for _ in range(3)]
+    except BaseException:
+        s.stop()
+        raise
 
     async def load_then_kill() -> None:
         task = asyncio.ensure_future(asyncio.gather(
