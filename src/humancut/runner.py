@@ -8,29 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
-from . import imageops
 from .errors import HumancutError
-from .remover import Remover
+from .remover import Cut, Remover
 
 log = logging.getLogger("humancut.runner")
 
 
-@dataclass
-class CutResult:
-    png: bytes
-    width: int
-    height: int
-    timings: dict[str, float] = field(default_factory=dict)
-
-
 class Runner(ABC):
     @abstractmethod
-    async def cut(self, data: bytes, form: str) -> CutResult:
+    async def cut(self, data: bytes, form: str) -> Cut:
         """Encoded image in, PNG out; raises HumancutError with a contract code."""
 
     async def start(self) -> None:  # noqa: B027 - optional hook
@@ -67,7 +56,7 @@ class ThreadRunner(Runner):
     def load(self) -> int:
         return self._in_system
 
-    async def cut(self, data: bytes, form: str) -> CutResult:
+    async def cut(self, data: bytes, form: str) -> Cut:
         if self._in_system >= self.capacity:
             raise HumancutError("AI_SERVICE_FLOW_RESTRICTION",
                                 "The server is busy with other images; retry shortly.",
@@ -91,18 +80,8 @@ class ThreadRunner(Runner):
             raise HumancutError("PROCESSING_FAILURE",
                                 "The image could not be processed.") from None
 
-    def _work(self, data: bytes, form: str) -> CutResult:
-        t0 = time.perf_counter()
-        rgb = self.remover.load(data, max_side=self.max_side)
-        t1 = time.perf_counter()
-        matte = self.remover.matte(rgb)
-        t2 = time.perf_counter()
-        img = imageops.render(rgb, matte.alpha, matte.foreground, form)
-        png = imageops.encode_png(img, self.remover.settings.png_compress_level)
-        t3 = time.perf_counter()
-        return CutResult(png, img.width, img.height,
-                         {"decode_ms": (t1 - t0) * 1000, "model_ms": (t2 - t1) * 1000,
-                          "encode_ms": (t3 - t2) * 1000})
+    def _work(self, data: bytes, form: str) -> Cut:
+        return self.remover.cut(data, form, max_side=self.max_side)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
