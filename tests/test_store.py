@@ -16,7 +16,7 @@ def test_keys_are_stored_only_as_hashes(tmp_path):
     key, secret = store.create("alice", credits=3)
     raw = (tmp_path / "keys.db").read_bytes() + b"".join(
         p.read_bytes() for p in tmp_path.glob("keys.db-*"))
-    assert secret.encode() not in raw and secret.split("_")[2].encode() not in raw
+    assert secret.encode() not in raw and secret.split("_", 2)[2].encode() not in raw
     assert store.authenticate(secret) == key
     assert store.authenticate(secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
     assert store.authenticate("") is None and store.authenticate("hc_x") is None
