@@ -32,6 +32,10 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
                    help="larger photos are matted at this long side (0 = full size)")
     g.add_argument("--fusion-size", type=int, help="second inference long side, px (0 = off)")
     g.add_argument("--flip", action=argparse.BooleanOptionalAction, help="mirror-image TTA")
+    g.add_argument("--closer-size", type=int,
+                   help="when no one fills the frame, matte again at this long side, px (0 = off)")
+    g.add_argument("--closer-extent", type=float,
+                   help="share of the image's long side a person must span to skip that")
     g.add_argument("--zoom", action=argparse.BooleanOptionalAction,
                    help="look again, closer, at small subjects")
     g.add_argument("--zoom-size", type=int, help="long side a zoomed crop is enlarged to, px")

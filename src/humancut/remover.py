@@ -71,26 +71,40 @@ class Remover:
     def matte(self, rgb: np.ndarray, *, require_person: bool = True) -> Matte:
         """Alpha (and foreground colours) at full resolution; raises when no person.
 
+        One view of the whole photo (fused scales); when no one fills the frame a closer
+        whole-photo view, and a zoomed view of small subjects, are added; then clean-up.
+
         Photos larger than `max_model_side` are matted at that size and the result scaled
         up, which bounds time and memory for multi-megapixel inputs."""
         cap = self.settings.max_model_side
         work = refine.resize_rgb(rgb, cap) if 0 < cap < max(rgb.shape[:2]) else rgb
         matte = self.model.predict(work)
+        # Presence is judged on this first view: the closer looks below can find person-like
+        # shapes in photos without people (a cat at 768 px).
+        if require_person and imageops.person_share(matte.alpha) < self.settings.person_threshold:
+            raise HumancutError("ERROR_NO_RECOGNITION_TARGET_DETECTED",
+                                "No person was found in the image.")
+        if self.settings.closer_size and \
+                refine.subject_extent(matte.alpha) < self.settings.closer_extent:
+            matte = self._closer(work, matte)
         if self.settings.zoom:
             matte = self._zoom(work, matte)
         if self.settings.clean_up:
             matte = Matte(refine.clean_up(matte.alpha), matte.foreground)
         if work is not rgb:
             matte = _resize_matte(matte, rgb.shape[:2])
-        share = imageops.person_share(matte.alpha)
-        if require_person and share < self.settings.person_threshold:
-            raise HumancutError("ERROR_NO_RECOGNITION_TARGET_DETECTED",
-                                "No person was found in the image.")
         return matte
 
+    def _closer(self, rgb: np.ndarray, matte: Matte) -> Matte:
+        """No one fills the frame: look at the whole image again at `closer_size` (enlarged
+        when smaller) and keep the union, which finds small and distant people."""
+        size = self.settings.closer_size
+        big = refine.resize_rgb(rgb, size) if max(rgb.shape[:2]) < size else rgb
+        return _union(matte, _resize_matte(self.model.predict(big, size=size), rgb.shape[:2]))
+
     def _zoom(self, rgb: np.ndarray, matte: Matte) -> Matte:
-        """Small subjects: infer again on an enlarged crop around them and paste it back
-        (outside the crop is background)."""
+        """Small subjects: infer again on an enlarged crop around them and keep the union
+        inside the crop."""
         box = refine.zoom_box(matte.alpha)
         if box is None:
             return matte
@@ -100,13 +114,13 @@ class Remover:
         near = self.model.predict(refine.resize_rgb(crop, size)
                                   if max(crop.shape[:2]) < size else crop)
         near = _resize_matte(near, crop.shape[:2])
-        alpha = np.zeros_like(matte.alpha)
+        alpha = np.zeros_like(matte.alpha)  # the crop's view, placed in the full frame
         alpha[top:bottom, left:right] = near.alpha
-        foreground = matte.foreground
-        if foreground is not None and near.foreground is not None:
-            foreground = foreground.copy()
+        foreground = None
+        if near.foreground is not None:
+            foreground = np.zeros(rgb.shape, np.uint8)
             foreground[top:bottom, left:right] = near.foreground
-        return Matte(alpha, foreground)
+        return _union(matte, Matte(alpha, foreground))
 
     def remove(self, image: ImageInput, form: str = "rgba") -> Image.Image:
         """The cut-out as a PIL image in one of imageops.FORMS."""
@@ -134,6 +148,14 @@ class Remover:
                      max_side: int | None = None) -> bytes:
         """Encoded image bytes in, PNG bytes out (what the CLI uses)."""
         return self.cut(data, form, max_side=max_side).png
+
+
+def _union(a: Matte, b: Matte) -> Matte:
+    """Per pixel, the view that sees more person: max alpha, and that view's colours."""
+    alpha = np.maximum(a.alpha, b.alpha)
+    if a.foreground is None or b.foreground is None:
+        return Matte(alpha, a.foreground)
+    return Matte(alpha, np.where((b.alpha > a.alpha)[..., None], b.foreground, a.foreground))
 
 
 def _resize_matte(matte: Matte, shape: tuple[int, int]) -> Matte:

@@ -26,8 +26,10 @@ class Settings:
     inference_size: int = 512  # long side (px) the model sees
     passes: int = 1  # times the image is fed so RVM's recurrent state settles
     max_model_side: int = 1280  # larger photos are matted at this long side, then scaled up
-    fusion_size: int = 384  # also infer at this long side and average the alphas; 0 = off
+    fusion_size: int = 320  # also infer at this long side and average the alphas; 0 = off
     flip: bool = False  # also infer on the mirrored image and average (test-time augmentation)
+    closer_size: int = 768  # no one fills the frame: matte again at this long side; 0 = off
+    closer_extent: float = 0.7  # "fills the frame": largest person's box / image long side
     zoom: bool = True  # small subjects: infer again on a crop around them, enlarged
     zoom_size: int = 512  # long side (px) a zoomed crop is enlarged to
     clean_up: bool = True  # drop far specks, fill small holes, clear far haze

@@ -38,7 +38,9 @@ class Model(ABC):
     def __init__(self, path: Path, settings: Settings) -> None: ...
 
     @abstractmethod
-    def predict(self, rgb: np.ndarray) -> Matte: ...
+    def predict(self, rgb: np.ndarray, size: int | None = None) -> Matte:
+        """Matte `rgb`; `size`, when given, is the long side (px) the model should look at
+        instead of its configured one(s)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the session; the model is not used after this."""

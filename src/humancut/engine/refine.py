@@ -78,6 +78,17 @@ def clean_up(alpha: np.ndarray) -> np.ndarray:
     return settle_far_pixels(fill_small_holes(drop_far_blobs(alpha)))
 
 
+def subject_extent(alpha: np.ndarray) -> float:
+    """The long side of the largest person blob's bounding box (alpha >= 0.5), as a share
+    of the image's long side: about 1 for a portrait, small for distant people, 0 for none."""
+    labels, count = ndimage.label(alpha >= 0.5)
+    if count == 0:
+        return 0.0
+    sides = [max(rows.stop - rows.start, cols.stop - cols.start)
+             for rows, cols in ndimage.find_objects(labels)]
+    return max(sides) / max(alpha.shape)
+
+
 def zoom_box(alpha: np.ndarray, threshold: float = 0.25, margin: float = 0.25,
              max_share: float = 0.6) -> Box | None:
     """Where to look again, closer: the box around every pixel with alpha >= `threshold`,

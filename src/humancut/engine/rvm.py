@@ -54,13 +54,13 @@ class RobustVideoMatting(Model):
                        "r4i": state[3], "downsample_ratio": ratio})
         return fgr, pha
 
-    def predict(self, rgb: np.ndarray) -> Matte:
+    def predict(self, rgb: np.ndarray, size: int | None = None) -> Matte:
         src = (rgb.astype(np.float32) * (1 / 255)).transpose(2, 0, 1)[None]
-        views = [self._run(src, size) for size in self.sizes]
+        sizes = [size] if size else self.sizes
+        views = [self._run(src, s) for s in sizes]
         if self.flip:
             flipped = src[..., ::-1].copy()
-            views += [tuple(x[..., ::-1] for x in self._run(flipped, size))
-                      for size in self.sizes]
+            views += [tuple(x[..., ::-1] for x in self._run(flipped, s)) for s in sizes]
         alphas = np.stack([pha[0, 0] for _, pha in views])
         alpha = np.clip(alphas.mean(axis=0), 0.0, 1.0).astype(np.float32)
         # Each view's foreground counts where that view itself is soft (where it unmixed);
