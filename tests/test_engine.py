@@ -147,3 +147,33 @@ def test_large_photos_are_matted_at_the_capped_size(settings, astronaut):
     assert matte.alpha.shape == (1500, 1500) and matte.foreground.shape == (1500, 1500, 3)
     a = matte.alpha
     assert a[180:360, 540:810].mean() > 0.95 and a[:190, :190].mean() < 0.05  # face, corner
+
+
+@pytest.mark.parametrize("background", ["brick", "gravel"])
+def test_closer_views_find_more_of_a_small_person(remover, astronaut, background):
+    """The astronaut cut out, shrunk to 80 px and laid on a 900x600 texture: the closer
+    whole-photo view and the zoom (defaults) recover more of her than one view does."""
+    data = pytest.importorskip("skimage.data")
+    import dataclasses
+
+    from humancut.metrics import iou
+    from humancut.remover import Remover
+
+    side, top, left = 80, 300, 400
+    alpha = remover.matte(np.asarray(astronaut)).alpha
+    small_alpha = np.asarray(Image.fromarray(alpha).resize((side, side)))[..., None]
+    small = np.asarray(astronaut.resize((side, side)), dtype=np.float32)
+    texture = Image.fromarray(getattr(data, background)()).convert("RGB").resize((900, 600))
+    canvas = np.asarray(texture, dtype=np.float32).copy()
+    region = canvas[top:top + side, left:left + side]
+    canvas[top:top + side, left:left + side] = small * small_alpha + region * (1 - small_alpha)
+    want = np.zeros(canvas.shape[:2], np.float32)
+    want[top:top + side, left:left + side] = small_alpha[..., 0]
+
+    one_view = Remover(dataclasses.replace(remover.settings, closer_size=0, zoom=False),
+                       model=remover.model)
+    photo = canvas.astype(np.uint8)
+    found = iou(remover.matte(photo).alpha, want)
+    alone = iou(one_view.matte(photo).alpha, want)
+    assert found >= 0.9
+    assert found >= alone + 0.01

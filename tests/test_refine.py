@@ -96,3 +96,13 @@ def test_no_person_is_found_in_photos_without_people(remover, name):
     with pytest.raises(HumancutError) as info:
         remover.matte(np.ascontiguousarray(rgb))
     assert info.value.code == "ERROR_NO_RECOGNITION_TARGET_DETECTED"
+
+
+def test_subject_extent_is_the_largest_blob_share_of_the_long_side():
+    a = np.zeros((100, 200), np.float32)
+    assert refine.subject_extent(a) == 0.0
+    a[10:60, 20:30] = 1.0  # 50 px tall
+    a[70:80, 100:180] = 0.4  # soft, not person
+    a[90:95, 150:155] = 1.0  # a speck
+    assert refine.subject_extent(a) == pytest.approx(50 / 200)
+    assert refine.subject_extent(np.ones((30, 40), np.float32)) == 1.0
