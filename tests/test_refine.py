@@ -22,6 +22,15 @@ def test_far_speck_is_dropped_near_piece_and_group_member_kept():
     assert out[25, 74] == 1 and out[160, 160] == 1 and out[50, 50] == 1
 
 
+def test_far_bystander_is_dropped_unless_asked_to_keep():
+    a = person(200, 200)  # 2800 px
+    a[160:190, 5:20] = 1.0  # 450 px, 16 % of the subject, far from it
+    assert refine.drop_far_blobs(a)[170, 10] == 0
+    assert refine.drop_far_blobs(a, min_rel=0.1)[170, 10] == 1
+    a[95:125, 75:90] = 1.0  # the same size right beside the subject: kept
+    assert refine.clean_up(a)[110, 80] == 1
+
+
 def test_enclosed_small_hole_is_filled_border_gap_and_big_hole_kept():
     a = person()
     a[50:53, 45:48] = 0.1  # a small translucent patch in the body

@@ -40,7 +40,10 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
                    help="look again, closer, at small subjects")
     g.add_argument("--zoom-size", type=int, help="long side a zoomed crop is enlarged to, px")
     g.add_argument("--clean-up", action=argparse.BooleanOptionalAction,
-                   help="drop far specks, fill small holes, clear far haze")
+                   help="drop far specks and bystanders, fill small holes, clear far haze")
+    g.add_argument("--bystander-share", type=float,
+                   help="clean-up drops people far from the main one and smaller than this "
+                        "share of its area (0.01 keeps everyone but specks)")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

@@ -90,7 +90,8 @@ class Remover:
         if self.settings.zoom:
             matte = self._zoom(work, matte)
         if self.settings.clean_up:
-            matte = Matte(refine.clean_up(matte.alpha), matte.foreground)
+            matte = Matte(refine.clean_up(matte.alpha, self.settings.bystander_share),
+                          matte.foreground)
         if work is not rgb:
             matte = _resize_matte(matte, rgb.shape[:2])
         return matte

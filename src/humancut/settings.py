@@ -32,7 +32,9 @@ class Settings:
     closer_extent: float = 0.7  # "fills the frame": largest person's box / image long side
     zoom: bool = True  # small subjects: infer again on a crop around them, enlarged
     zoom_size: int = 512  # long side (px) a zoomed crop is enlarged to
-    clean_up: bool = True  # drop far specks, fill small holes, clear far haze
+    clean_up: bool = True  # drop far specks and bystanders, fill small holes, clear far haze
+    bystander_share: float = 0.2  # clean-up drops people below this share of the main one's
+    # area unless near a bigger one; 0.01 keeps everyone but specks
     person_threshold: float = 0.002  # min share of the image that must be person
     # input limits (the contract's defaults)
     max_bytes: int = 3 * MB  # the image file

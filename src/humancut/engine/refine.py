@@ -19,12 +19,13 @@ def _distance(mask: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_cdt(mask, metric="chessboard").astype(np.float32)
 
 
-def drop_far_blobs(alpha: np.ndarray, min_rel: float = 0.05, near: float = 0.1) -> np.ndarray:
-    """Zero person blobs that are specks far from the subject.
+def drop_far_blobs(alpha: np.ndarray, min_rel: float = 0.2, near: float = 0.1) -> np.ndarray:
+    """Zero person blobs that are specks or bystanders far from the subject.
 
     A blob (connected alpha >= 0.5) is kept when its area is at least `min_rel` of the
     largest one (other people in a group) or it lies within `near` x image diagonal of such
-    a blob (a hand, a held object). Soft pixels are left to settle_far_pixels.
+    a blob (a hand, a held object, someone beside them). Soft pixels are left to
+    settle_far_pixels.
     """
     labels, count = ndimage.label(alpha >= 0.5)
     if count < 2:
@@ -73,9 +74,10 @@ def settle_far_pixels(alpha: np.ndarray, inner: float = 3.0, outer: float = 10.0
     return out
 
 
-def clean_up(alpha: np.ndarray) -> np.ndarray:
-    """The default clean-up: far specks, small enclosed holes, far haze."""
-    return settle_far_pixels(fill_small_holes(drop_far_blobs(alpha)))
+def clean_up(alpha: np.ndarray, bystander_share: float = 0.2) -> np.ndarray:
+    """The default clean-up: far specks and bystanders (blobs under `bystander_share` of the
+    largest one's area), small enclosed holes, far haze."""
+    return settle_far_pixels(fill_small_holes(drop_far_blobs(alpha, bystander_share)))
 
 
 def subject_extent(alpha: np.ndarray) -> float:
