@@ -96,12 +96,16 @@ class Remover:
             matte = _resize_matte(matte, rgb.shape[:2])
         return matte
 
+    def _view(self, rgb: np.ndarray, min_side: int, model_size: int | None = None) -> Matte:
+        """Matte `rgb` enlarged to `min_side` px when smaller; the result at `rgb`'s size."""
+        big = refine.resize_rgb(rgb, min_side) if max(rgb.shape[:2]) < min_side else rgb
+        return _resize_matte(self.model.predict(big, size=model_size), rgb.shape[:2])
+
     def _closer(self, rgb: np.ndarray, matte: Matte) -> Matte:
         """No one fills the frame: look at the whole image again at `closer_size` (enlarged
         when smaller) and keep the union, which finds small and distant people."""
         size = self.settings.closer_size
-        big = refine.resize_rgb(rgb, size) if max(rgb.shape[:2]) < size else rgb
-        return _union(matte, _resize_matte(self.model.predict(big, size=size), rgb.shape[:2]))
+        return _union(matte, self._view(rgb, size, model_size=size))
 
     def _zoom(self, rgb: np.ndarray, matte: Matte) -> Matte:
         """Small subjects: infer again on an enlarged crop around them and keep the union
@@ -110,11 +114,7 @@ class Remover:
         if box is None:
             return matte
         top, bottom, left, right = box
-        crop = rgb[top:bottom, left:right]
-        size = self.settings.zoom_size
-        near = self.model.predict(refine.resize_rgb(crop, size)
-                                  if max(crop.shape[:2]) < size else crop)
-        near = _resize_matte(near, crop.shape[:2])
+        near = self._view(rgb[top:bottom, left:right], self.settings.zoom_size)
         alpha = np.zeros_like(matte.alpha)  # the crop's view, placed in the full frame
         alpha[top:bottom, left:right] = near.alpha
         foreground = None
