@@ -17,12 +17,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
-from humancut import Remover, Settings, imageops
+from humancut import Remover, Settings
 from humancut.engine import refine
-from humancut.evaluate import pairs
+from humancut.evaluate import delivered, pairs, read_label
 from humancut.metrics import mse, sad
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +40,7 @@ def guided_filter(guide: np.ndarray, alpha: np.ndarray, radius: int, eps: float)
 
 
 def scores(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
-    pred = imageops.alpha_to_u8(pred).astype(np.float32) / 255
+    pred = delivered(pred)
     return sad(pred, gt), mse(pred, gt)
 
 
@@ -61,7 +60,7 @@ def main() -> None:
 
     for image, label in pairs(folder / "images", folder / "alpha"):
         rgb = remover.load(image)
-        gt = np.asarray(Image.open(label).convert("L"), dtype=np.float32) / 255
+        gt = read_label(label)
         alpha = remover.matte(rgb, require_person=False).alpha
         add("defaults", scores(alpha, gt))
 

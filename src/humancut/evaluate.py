@@ -43,6 +43,16 @@ def pairs(images_dir: Path, alpha_dir: Path) -> Iterator[tuple[Path, Path]]:
                 yield image, label
 
 
+def read_label(path: Path) -> np.ndarray:
+    """A label PNG as float32 alpha in [0, 1]."""
+    return np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255
+
+
+def delivered(alpha: np.ndarray) -> np.ndarray:
+    """The alpha as users receive it (8-bit), back in [0, 1]: what is scored."""
+    return imageops.alpha_to_u8(alpha).astype(np.float32) / 255
+
+
 def evaluate(remover: Remover, images_dir: Path, alpha_dir: Path,
              progress: Callable[[int], None] | None = None) -> Report:
     """Score every pair. Time counts decode + model + refinement, not metric maths."""
@@ -55,10 +65,7 @@ def evaluate(remover: Remover, images_dir: Path, alpha_dir: Path,
         rgb = remover.load(image_path)
         alpha = remover.matte(rgb, require_person=False).alpha
         report.seconds += time.perf_counter() - start
-        gt = np.asarray(Image.open(label_path).convert("L"), dtype=np.float32) / 255
-        # Score the 8-bit alpha users actually receive.
-        pred = imageops.alpha_to_u8(alpha).astype(np.float32) / 255
-        report.per_image[image_path.name] = score(pred, gt)
+        report.per_image[image_path.name] = score(delivered(alpha), read_label(label_path))
         report.images += 1
         if progress:
             progress(1)
