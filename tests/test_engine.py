@@ -114,13 +114,13 @@ def test_input_transparency_does_not_leak(remover, astronaut):
     clear.putalpha(0)
     with pytest.raises(HumancutError) as err:
         remover.remove_bytes(encode(clear), "rgba")
-    assert err.value.code == "ERROR_NO_RECOGNITION_TARGET_DETECTED"
+    assert err.value.code == "no_person"
 
 
 def test_photo_without_person_is_refused(remover):
     with pytest.raises(HumancutError) as err:
         remover.remove(landscape())
-    assert err.value.code == "ERROR_NO_RECOGNITION_TARGET_DETECTED"
+    assert err.value.code == "no_person"
 
 
 def test_library_accepts_path_bytes_pil_and_numpy(remover, astronaut, astronaut_bytes, tmp_path):
@@ -141,7 +141,7 @@ def test_large_photos_are_matted_at_the_capped_size(settings, astronaut):
     capped = humancut.Remover(settings.replace(max_model_side=600))
     calls: list[tuple[int, ...]] = []
     predict = capped.model.predict
-    capped.model.predict = lambda rgb: calls.append(rgb.shape) or predict(rgb)  # type: ignore[method-assign]
+    capped.model.predict = lambda rgb, size: calls.append(rgb.shape) or predict(rgb, size)  # type: ignore[method-assign]
     matte = capped.matte(big)
     assert calls[0] == (600, 600, 3)  # the model saw the capped size
     assert matte.alpha.shape == (1500, 1500) and matte.foreground.shape == (1500, 1500, 3)

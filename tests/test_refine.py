@@ -104,7 +104,7 @@ def test_no_person_is_found_in_photos_without_people(remover, name):
     rgb = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
     with pytest.raises(HumancutError) as info:
         remover.matte(np.ascontiguousarray(rgb))
-    assert info.value.code == "ERROR_NO_RECOGNITION_TARGET_DETECTED"
+    assert info.value.code == "no_person"
 
 
 def test_subject_extent_is_the_largest_blob_share_of_the_long_side():

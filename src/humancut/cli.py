@@ -13,7 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import engine, imageops
-from .errors import HumancutError, ModelFileError
+from .errors import ConfigError, HumancutError, ModelFileError
 from .evaluate import IMAGE_SUFFIXES, evaluate
 from .remover import Remover
 from .settings import Settings
@@ -44,6 +44,15 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--bystander-share", type=float,
                    help="clean-up drops people far from the main one and smaller than this "
                         "share of its area (0.01 keeps everyone but specks)")
+
+
+def _backend_flags(p: argparse.ArgumentParser, results: bool = True) -> None:
+    p.add_argument("--data-dir", type=Path,
+                   help="home of the embedded keys and results (default ./data)")
+    p.add_argument("--keys-url", help="key store (default sqlite://<data-dir>/keys.db)")
+    if results:
+        p.add_argument("--results-url",
+                       help="result store (default file://<data-dir>/results)")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -163,21 +172,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .api import create_app
+    from .store import backend_url, redact
 
     settings = settings_from(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
     app = create_app(settings)
+    where = ", ".join(redact(backend_url(settings, s))
+                      for s in ("keys_url", "results_url", "limits_url"))
     print(f"humancut: serving on http://{settings.host}:{settings.port}/ "
-          f"(data in {Path(settings.data_dir).resolve()})", file=sys.stderr, flush=True)
+          f"({where}; runner {settings.runner})", file=sys.stderr, flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
                 timeout_keep_alive=5)
     return 0
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from .store import SQLiteKeyStore
+    from .store import open_keys
 
-    store = SQLiteKeyStore(Path(settings_from(args).data_dir) / "keys.db")
+    store = open_keys(settings_from(args))
     if args.action == "create":
         key, secret = store.create(args.name or "", args.credits, rate_per_minute=args.rate,
                                    max_in_flight=args.concurrency)
@@ -249,7 +261,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the HTTP API (and the trial page)")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8000)")
-    p.add_argument("--data-dir", type=Path, help="keys and results (default ./data)")
     p.add_argument("--public-base-url", help="base of result URLs, e.g. https://cut.example")
     p.add_argument("--result-ttl", type=int, help="seconds a result URL stays valid")
     p.add_argument("--workers", type=int, help="images processed at once")
@@ -257,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cors-origins", help="comma-separated origins allowed (default: none)")
     p.add_argument("--trial-key", action="store_true", default=None,
                    help="let the trial page work without a key (rate limited)")
+    _backend_flags(p)
+    p.add_argument("--limits-url", help="per-key limits (default memory://)")
+    p.add_argument("--runner", help="where the model runs (default thread)")
     _engine_flags(p)
     p.set_defaults(func=cmd_serve)
 
@@ -267,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--credits", type=int, help="calls allowed (default: unlimited)")
     p.add_argument("--rate", type=int, help="requests a minute (default: the server's)")
     p.add_argument("--concurrency", type=int, help="requests in progress at once")
-    p.add_argument("--data-dir", type=Path, help="where keys.db lives (default ./data)")
+    _backend_flags(p, results=False)
     p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("models", help="list or fetch model files")
@@ -303,6 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HumancutError as exc:
         print(f"humancut: {exc.code}: {exc.message}", file=sys.stderr)
         return 1
+    except ConfigError as exc:
+        print(f"humancut: configuration: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, OSError) as exc:
         print(f"humancut: {exc}", file=sys.stderr)
         return 2

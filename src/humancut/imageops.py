@@ -42,13 +42,13 @@ def sniff_refused(data: bytes) -> str | None:
 
 def _unsupported(detail: str) -> HumancutError:
     return HumancutError(
-        "UNSUPPORTED_FILE_TYPES", f"{detail}: send a JPEG, PNG (8-bit), BMP or WEBP image.")
+        "unsupported_type", f"{detail}: send a JPEG, PNG (8-bit), BMP or WEBP image.")
 
 
 def open_image(data: bytes, *, max_side: int | None = None) -> Image.Image:
     """Identify and check an upload from its header, before any pixel is decoded."""
     if not data:
-        raise HumancutError("FILE_DECODING_FAILURE", "The image file is empty.")
+        raise HumancutError("undecodable", "The image file is empty.")
     refused = sniff_refused(data)
     if refused:
         raise _unsupported(f"{refused} images are not accepted")
@@ -61,13 +61,13 @@ def open_image(data: bytes, *, max_side: int | None = None) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_large(None, max_side) from None
     except Exception as exc:  # a header that claims a format but is broken
-        raise HumancutError("FILE_DECODING_FAILURE",
+        raise HumancutError("undecodable",
                             f"The image header could not be read ({exc}).") from None
     if img.format == "PNG" and len(data) > 24 and data[24] == 16:
         raise _unsupported("16-bit PNG images are not accepted")
     w, h = img.size
     if w < 1 or h < 1:
-        raise HumancutError("FILE_DECODING_FAILURE", "The image has no pixels.")
+        raise HumancutError("undecodable", "The image has no pixels.")
     if max_side is not None and (w > max_side or h > max_side):
         raise _too_large((w, h), max_side)
     return img
@@ -77,7 +77,7 @@ def _too_large(size: tuple[int, int] | None, max_side: int | None) -> HumancutEr
     got = f"{size[0]}x{size[1]} px" if size else "too many pixels"
     limit = f"width and height must each be at most {max_side} px" if max_side else \
         "the image is too large to decode safely"
-    return HumancutError("FILE_RESOLUTION_EXCEEDS_LIMITS", f"The image is {got}; {limit}.")
+    return HumancutError("resolution_too_large", f"The image is {got}; {limit}.")
 
 
 def decode(data: bytes, *, max_side: int | None = None) -> Image.Image:
@@ -91,7 +91,7 @@ def decode(data: bytes, *, max_side: int | None = None) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_large(img.size, max_side) from None
     except Exception as exc:
-        raise HumancutError("FILE_DECODING_FAILURE",
+        raise HumancutError("undecodable",
                             f"The image could not be decoded: it is truncated or corrupt "
                             f"({exc}).") from None
     return orient(img)

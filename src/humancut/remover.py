@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from . import imageops
-from .engine import Matte, Model, create_model, refine
+from .engine import Matte, Model, create_model, refine, views
 from .errors import HumancutError
 from .settings import Settings
 
@@ -27,6 +27,15 @@ class Cut:
     width: int
     height: int
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One cut-out to make, as a runner carries it to where the model runs (picklable)."""
+
+    data: bytes  # the encoded photo
+    form: str = "rgba"  # one of imageops.FORMS
+    max_side: int | None = None  # refuse photos with a larger side; None = any size
 
 
 class Remover:
@@ -71,57 +80,49 @@ class Remover:
     def matte(self, rgb: np.ndarray, *, require_person: bool = True) -> Matte:
         """Alpha (and foreground colours) at full resolution; raises when no person.
 
-        One view of the whole photo (fused scales); when no one fills the frame a closer
-        whole-photo view, and a zoomed view of small subjects, are added; then clean-up.
+        One look at the whole photo (scales fused, optionally the mirror image too); when no
+        one fills the frame a closer whole-photo look, and a zoomed look at small subjects,
+        are added; then clean-up.
 
         Photos larger than `max_model_side` are matted at that size and the result scaled
         up, which bounds time and memory for multi-megapixel inputs."""
-        cap = self.settings.max_model_side
-        work = refine.resize_rgb(rgb, cap) if 0 < cap < max(rgb.shape[:2]) else rgb
-        matte = self.model.predict(work)
-        # Presence is judged on this first view: the closer looks below can find person-like
+        s = self.settings
+        work = refine.resize_rgb(rgb, s.max_model_side) \
+            if 0 < s.max_model_side < max(rgb.shape[:2]) else rgb
+        matte = self._look(work, self.sizes)
+        # Presence is judged on this first look: the closer looks below can find person-like
         # shapes in photos without people (a cat at 768 px).
-        if require_person and imageops.person_share(matte.alpha) < self.settings.person_threshold:
-            raise HumancutError("ERROR_NO_RECOGNITION_TARGET_DETECTED",
-                                "No person was found in the image.")
-        if self.settings.closer_size and \
-                refine.subject_extent(matte.alpha) < self.settings.closer_extent:
-            matte = self._closer(work, matte)
-        if self.settings.zoom:
-            matte = self._zoom(work, matte)
-        if self.settings.clean_up:
-            matte = Matte(refine.clean_up(matte.alpha, self.settings.bystander_share),
-                          matte.foreground)
-        if work is not rgb:
-            matte = _resize_matte(matte, rgb.shape[:2])
-        return matte
+        if require_person and imageops.person_share(matte.alpha) < s.person_threshold:
+            raise HumancutError("no_person", "No person was found in the image.")
+        if s.closer_size and refine.subject_extent(matte.alpha) < s.closer_extent:
+            # No one fills the frame: look at the whole photo again, closer, and keep the
+            # union, which finds small and distant people.
+            matte = views.union(matte, self._look(work, [s.closer_size], s.closer_size))
+        if s.zoom and (box := refine.zoom_box(matte.alpha)) is not None:
+            # Small subjects: look again at an enlarged crop around them.
+            top, bottom, left, right = box
+            near = self._look(work[top:bottom, left:right], self.sizes, s.zoom_size)
+            matte = views.union(matte, views.place(near, box, work.shape))
+        if s.clean_up:
+            matte = Matte(refine.clean_up(matte.alpha, s.bystander_share), matte.foreground)
+        return views.resized(matte, rgb.shape[:2])
 
-    def _view(self, rgb: np.ndarray, min_side: int, model_size: int | None = None) -> Matte:
-        """Matte `rgb` enlarged to `min_side` px when smaller; the result at `rgb`'s size."""
+    @property
+    def sizes(self) -> list[int]:
+        """The scales (long side, px) of one look: the inference size, and the fusion size."""
+        s = self.settings
+        return [s.inference_size] + (
+            [s.fusion_size] if 0 < s.fusion_size != s.inference_size else [])
+
+    def _look(self, rgb: np.ndarray, sizes: list[int], min_side: int = 0) -> Matte:
+        """One look at `rgb` (enlarged to `min_side` px when smaller): a view per size, and
+        per size its mirror image when `flip` is on, fused; at `rgb`'s size."""
         big = refine.resize_rgb(rgb, min_side) if max(rgb.shape[:2]) < min_side else rgb
-        return _resize_matte(self.model.predict(big, size=model_size), rgb.shape[:2])
-
-    def _closer(self, rgb: np.ndarray, matte: Matte) -> Matte:
-        """No one fills the frame: look at the whole image again at `closer_size` (enlarged
-        when smaller) and keep the union, which finds small and distant people."""
-        size = self.settings.closer_size
-        return _union(matte, self._view(rgb, size, model_size=size))
-
-    def _zoom(self, rgb: np.ndarray, matte: Matte) -> Matte:
-        """Small subjects: infer again on an enlarged crop around them and keep the union
-        inside the crop."""
-        box = refine.zoom_box(matte.alpha)
-        if box is None:
-            return matte
-        top, bottom, left, right = box
-        near = self._view(rgb[top:bottom, left:right], self.settings.zoom_size)
-        alpha = np.zeros_like(matte.alpha)  # the crop's view, placed in the full frame
-        alpha[top:bottom, left:right] = near.alpha
-        foreground = None
-        if near.foreground is not None:
-            foreground = np.zeros(rgb.shape, np.uint8)
-            foreground[top:bottom, left:right] = near.foreground
-        return _union(matte, Matte(alpha, foreground))
+        seen = [self.model.predict(big, size) for size in sizes]
+        if self.settings.flip:
+            mirror = np.ascontiguousarray(big[:, ::-1])
+            seen += [views.mirrored(self.model.predict(mirror, size)) for size in sizes]
+        return views.resized(views.fuse(seen, big), rgb.shape[:2])
 
     def remove(self, image: ImageInput, form: str = "rgba") -> Image.Image:
         """The cut-out as a PIL image in one of imageops.FORMS."""
@@ -145,25 +146,13 @@ class Remover:
                                                 "model_ms": (t2 - t1) * 1000,
                                                 "encode_ms": (t3 - t2) * 1000})
 
+    def run(self, job: Job) -> Cut:
+        return self.cut(job.data, job.form, max_side=job.max_side)
+
     def remove_bytes(self, data: bytes, form: str = "rgba", *,
                      max_side: int | None = None) -> bytes:
         """Encoded image bytes in, PNG bytes out (what the CLI uses)."""
         return self.cut(data, form, max_side=max_side).png
-
-
-def _union(a: Matte, b: Matte) -> Matte:
-    """Per pixel, the view that sees more person: max alpha, and that view's colours."""
-    alpha = np.maximum(a.alpha, b.alpha)
-    if a.foreground is None or b.foreground is None:
-        return Matte(alpha, a.foreground)
-    return Matte(alpha, np.where((b.alpha > a.alpha)[..., None], b.foreground, a.foreground))
-
-
-def _resize_matte(matte: Matte, shape: tuple[int, int]) -> Matte:
-    if matte.alpha.shape == shape:
-        return matte
-    fg = None if matte.foreground is None else refine.resize_colours(matte.foreground, shape)
-    return Matte(refine.resize_alpha(matte.alpha, shape), fg)
 
 
 @functools.lru_cache(maxsize=1)

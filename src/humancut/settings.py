@@ -45,6 +45,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("data")
+    # backends, by URL (store/__init__.py); empty = the embedded default under data_dir
+    keys_url: str = ""  # sqlite://<data_dir>/keys.db
+    results_url: str = ""  # file://<data_dir>/results
+    limits_url: str = ""  # memory://
+    runner: str = "thread"  # where the model runs: a name from humancut.runner.RUNNERS
     public_base_url: str = ""  # e.g. https://cut.example.com; empty = from the request
     result_ttl: int = 24 * 3600  # seconds a result URL stays valid
     sweep_interval: int = 300  # seconds between deletions of expired results

@@ -1,5 +1,7 @@
-"""The AILabTools-compatible HTTP API."""
+"""The HTTP API: `create_app(settings)`; route families in their own modules."""
 
-from .app import ROUTE, create_app
+from .ailab import ROUTE
+from .app import FAMILIES, create_app
+from .service import CutService
 
-__all__ = ["ROUTE", "create_app"]
+__all__ = ["FAMILIES", "ROUTE", "CutService", "create_app"]

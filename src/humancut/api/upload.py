@@ -5,17 +5,22 @@ Nothing touches the disk: parts are kept in memory, bounded by the limits.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ..errors import HumancutError
+from ..settings import Settings
 
 MAX_FIELD_BYTES = 4096  # any non-file field
 MAX_PARTS = 16
 MULTIPART_OVERHEAD = 64 * 1024  # headers, boundaries and small fields around the file
+DRAIN_LIMIT = 32 * 1024 * 1024  # read and drop at most this much of a refused body
 
 
 @dataclass
@@ -31,7 +36,7 @@ class Part:
 
 
 def _invalid(message: str) -> HumancutError:
-    return HumancutError("ERROR_INVALID_PARAMETER", message)
+    return HumancutError("invalid_parameter", message)
 
 
 class FormReader:
@@ -41,7 +46,7 @@ class FormReader:
     def __init__(self, content_type: str, *, max_file: int, max_body: int):
         kind, params = parse_options_header(content_type or "")
         if kind != b"multipart/form-data":
-            raise HumancutError("MISSING_PARAMETERS",
+            raise HumancutError("missing_parameter",
                                 "Send the image as multipart/form-data with an `image` field.")
         boundary = params.get(b"boundary")
         if not boundary:
@@ -62,7 +67,7 @@ class FormReader:
     def feed(self, chunk: bytes) -> None:
         self.received += len(chunk)
         if self.received > self.max_body:
-            raise HumancutError("ERROR_REQUEST_BODY_TOO_LARGE",
+            raise HumancutError("body_too_large",
                                 f"The request body is over {self.max_body} bytes.")
         try:
             self._parser.write(chunk)
@@ -106,7 +111,7 @@ class FormReader:
         limit = self.max_file if part.filename is not None else MAX_FIELD_BYTES
         if len(part.data) > limit:
             if part.filename is not None:
-                raise HumancutError("FILE_SIZE_EXCEEDS_LIMIT",
+                raise HumancutError("file_too_large",
                                     f"The file `{part.name}` is over {limit} bytes "
                                     f"({limit / 1024 / 1024:g} MB).")
             raise _invalid(f"The field `{part.name}` is over {limit} bytes.")
@@ -124,3 +129,32 @@ async def read_form(content_type: str, body: AsyncIterator[bytes], *, max_file: 
     async for chunk in body:
         reader.feed(chunk)
     return reader.finish()
+
+
+async def read_upload(request: Request, settings: Settings) -> dict[str, Part]:
+    """Parse the multipart body, stopping at the limits; a refused body is drained (up to a
+    bound) so the client reads our answer instead of a reset connection."""
+    max_body = max(settings.max_body_bytes, settings.max_bytes + MULTIPART_OVERHEAD)
+    stream = request.stream()
+    try:
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > max_body:
+            raise HumancutError("body_too_large",
+                                f"The request body is {declared} bytes; the limit is "
+                                f"{max_body} bytes, and the image at most "
+                                f"{settings.max_bytes} bytes.")
+        async with asyncio.timeout(settings.upload_timeout):
+            return await read_form(request.headers.get("content-type", ""), stream,
+                                   max_file=settings.max_bytes, max_body=max_body)
+    except TimeoutError:
+        raise HumancutError("upload_timeout", f"The upload took longer than "
+                            f"{settings.upload_timeout:g} s; send it faster.") from None
+    except HumancutError:
+        drained = 0
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(5):
+                async for chunk in stream:
+                    drained += len(chunk)
+                    if drained > DRAIN_LIMIT:
+                        break
+        raise

@@ -1,4 +1,5 @@
-"""Models and alpha refinement. `create_model(settings)` builds the configured model."""
+"""Models, views and alpha refinement. `create_model(settings)` builds the configured model;
+`views` combines what it sees; `refine` cleans the alpha up."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def model_class(name: str) -> type[Model]:
 def create_model(settings: Settings) -> Model:
     cls = model_class(settings.model)
     path = locate(cls.file, settings.model_dir, settings.model_path)
-    return cls(path, settings)
+    options = {name: getattr(settings, name) for name in cls.options}
+    return cls(path, device=settings.device, threads=settings.threads, **options)
 
 
 __all__ = ["MODELS", "Matte", "Model", "ModelFile", "create_model", "fetch", "locate",

@@ -9,7 +9,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..settings import Settings
 from .assets import ModelFile
 
 
@@ -26,21 +25,25 @@ class Matte:
 
 
 class Model(ABC):
-    """A matting model: RGB uint8 HxWx3 in, Matte out. Subclasses hold their own session.
+    """A matting model: RGB uint8 HxWx3 in, Matte out, one view at a time. Subclasses hold
+    their own session; which views to take and how to combine them is the pipeline's.
 
-    A subclass names itself, pins its weights in `file`, and is built as `cls(path, settings)`.
+    A subclass names itself, pins its weights in `file`, lists in `options` the Settings
+    fields it takes as keyword arguments, and is built as
+    `cls(path, device=..., threads=..., **options)`.
     """
 
     name: ClassVar[str]
     file: ClassVar[ModelFile]
+    options: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
-    def __init__(self, path: Path, settings: Settings) -> None: ...
+    def __init__(self, path: Path, *, device: str = "auto", threads: int = 0,
+                 **options: object) -> None: ...
 
     @abstractmethod
-    def predict(self, rgb: np.ndarray, size: int | None = None) -> Matte:
-        """Matte `rgb`; `size`, when given, is the long side (px) the model should look at
-        instead of its configured one(s)."""
+    def predict(self, rgb: np.ndarray, size: int) -> Matte:
+        """Matte `rgb` as seen at `size` px on its long side; the Matte is at `rgb`'s size."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the session; the model is not used after this."""

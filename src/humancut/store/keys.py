@@ -1,4 +1,6 @@
-"""API keys. A key is `hc_<id>_<secret>`; only sha256(secret) is stored, compared in
+"""API keys: the KeyStore interface and what every backend shares.
+
+A key is `hc_<id>_<secret>`; only sha256 of the whole key is stored and it is compared in
 constant time. Credits are reserved before work and refunded on failure, atomically."""
 
 from __future__ import annotations
@@ -7,13 +9,8 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
-
-from .db import Database
 
 KEY_PATTERN = re.compile(r"^hc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 STATUSES = ("active", "disabled", "revoked")
@@ -30,8 +27,43 @@ class ApiKey:
     max_in_flight: int | None = None  # None = the server's default
 
 
+def new_secret() -> tuple[str, str, str]:
+    """(key id, the full key shown once to its owner, the hash stored)."""
+    key_id = secrets.token_hex(6)
+    full = f"hc_{key_id}_{secrets.token_urlsafe(32)}"
+    return key_id, full, hash_secret(full)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def key_id_of(secret: str) -> str:
+    """The id part of a well-formed key, or "" (which matches no row)."""
+    match = KEY_PATTERN.match(secret or "")
+    return match.group(1) if match else ""
+
+
+def matches(secret: str, stored_hash: str | None) -> bool:
+    """Constant time, and the same work whether or not a row was found."""
+    offered = hash_secret(secret or "")
+    return hmac.compare_digest(offered, stored_hash or hash_secret("")) and stored_hash is not None
+
+
+def check_limits(**values: int | None) -> None:
+    for label, value in values.items():
+        if value is not None and value < 0:
+            raise ValueError(f"{label} must be 0 or more")
+
+
+def check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}")
+
+
 class KeyStore(ABC):
-    """Where keys live. Subclass it for another database."""
+    """Where keys live: one module per backend (sqlite.py, ...), chosen by `keys_url`.
+    Methods are synchronous; the API calls them in a thread pool."""
 
     @abstractmethod
     def create(self, name: str = "", credits: int | None = None, *,
@@ -61,87 +93,5 @@ class KeyStore(ABC):
     def refund_credit(self, key_id: str) -> None:
         """Give back a credit taken by reserve_credit for a call that then failed."""
 
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-class SQLiteKeyStore(KeyStore):
-    SCHEMA = """
-    CREATE TABLE IF NOT EXISTS keys (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        secret_sha256 TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'active',
-        credits INTEGER,
-        created_at REAL NOT NULL,
-        rate_per_minute INTEGER,
-        max_in_flight INTEGER
-    );
-    """
-
-    def __init__(self, path: Path):
-        self.db = Database(path, self.SCHEMA)
-
-    def create(self, name: str = "", credits: int | None = None, *,
-               rate_per_minute: int | None = None,
-               max_in_flight: int | None = None) -> tuple[ApiKey, str]:
-        for label, value in (("credits", credits), ("rate_per_minute", rate_per_minute),
-                             ("max_in_flight", max_in_flight)):
-            if value is not None and value < 0:
-                raise ValueError(f"{label} must be 0 or more")
-        key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-        full = f"hc_{key_id}_{secret}"
-        now = time.time()
-        self.db.connect().execute(
-            "INSERT INTO keys (id, name, secret_sha256, credits, created_at, rate_per_minute,"
-            " max_in_flight) VALUES (?,?,?,?,?,?,?)",
-            (key_id, name, _hash(full), credits, now, rate_per_minute, max_in_flight))
-        return ApiKey(key_id, name, "active", credits, now, rate_per_minute, max_in_flight), full
-
-    def authenticate(self, secret: str) -> ApiKey | None:
-        match = KEY_PATTERN.match(secret or "")
-        # Hash whatever came, so a malformed key costs the same as a wrong one.
-        offered = _hash(secret or "")
-        row = self.db.connect().execute(
-            "SELECT *, secret_sha256 AS h FROM keys WHERE id = ?",
-            (match.group(1) if match else "",)).fetchone()
-        stored = row["h"] if row else _hash("")
-        if row is None or not hmac.compare_digest(offered, stored):
-            return None
-        return self._key(row)
-
-    def get(self, key_id: str) -> ApiKey | None:
-        row = self.db.connect().execute("SELECT * FROM keys WHERE id = ?", (key_id,)).fetchone()
-        return self._key(row) if row else None
-
-    def list(self) -> list[ApiKey]:
-        rows = self.db.connect().execute("SELECT * FROM keys ORDER BY created_at").fetchall()
-        return [self._key(r) for r in rows]
-
-    def set_status(self, key_id: str, status: str) -> bool:
-        if status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}")
-        cur = self.db.connect().execute("UPDATE keys SET status = ? WHERE id = ?",
-                                        (status, key_id))
-        return cur.rowcount == 1
-
-    def reserve_credit(self, key_id: str) -> bool:
-        # One UPDATE: atomic under any number of threads and processes.
-        cur = self.db.connect().execute(
-            "UPDATE keys SET credits = credits - 1 WHERE id = ? AND credits > 0", (key_id,))
-        if cur.rowcount == 1:
-            return True
-        row = self.db.connect().execute("SELECT credits FROM keys WHERE id = ?",
-                                        (key_id,)).fetchone()
-        return row is not None and row["credits"] is None
-
-    def refund_credit(self, key_id: str) -> None:
-        self.db.connect().execute(
-            "UPDATE keys SET credits = credits + 1 WHERE id = ? AND credits IS NOT NULL",
-            (key_id,))
-
-    @staticmethod
-    def _key(row: sqlite3.Row) -> ApiKey:
-        return ApiKey(row["id"], row["name"], row["status"], row["credits"], row["created_at"],
-                      row["rate_per_minute"], row["max_in_flight"])
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,93 @@
+"""The AILabTools family: `POST /api/cutout/portrait/portrait-background-removal` and the
+contract's JSON envelope and error codes (shared/spec/portrait-background-removal-api.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ..errors import HumancutError
+from ..remover import Job
+from .family import Family
+from .service import service_of
+from .upload import Part, read_upload
+
+ROUTE = "/api/cutout/portrait/portrait-background-removal"
+KEY_HEADER = "ailabapi-api-key"
+RETURN_FORMS = {"": "rgba", "mask": "mask", "whiteBK": "whiteBK", "crop": "crop"}
+
+# humancut's problem -> (the contract's code, its HTTP status, its fixed description)
+CODES: dict[str, tuple[str, int, str]] = {
+    "missing_parameter": ("MISSING_PARAMETERS", 400, "Missing parameters."),
+    "invalid_parameter": ("ERROR_INVALID_PARAMETER", 400, "Invalid parameter."),
+    "unknown_key": ("ERROR_APPLICATIONS_NOT_EXISTS", 401, "The API key does not exist."),
+    "key_disabled": ("ERROR_USER_LOCKED", 403, "The API key is locked."),
+    "not_found": ("ERROR_RESOURCE_NOT_FOUND", 404, "The resource does not exist."),
+    "method_not_allowed": ("ERROR_METHOD_NOT_ALLOWED", 405, "Method not allowed."),
+    "upload_timeout": ("REQUEST_TIMEOUT", 408, "The request body arrived too slowly."),
+    "file_too_large": ("FILE_SIZE_EXCEEDS_LIMIT", 413, "The file size exceeds the limit."),
+    "body_too_large": ("ERROR_REQUEST_BODY_TOO_LARGE", 413, "The request body is too large."),
+    "resolution_too_large": ("FILE_RESOLUTION_EXCEEDS_LIMITS", 413,
+                             "The image resolution exceeds the limit."),
+    "unsupported_type": ("UNSUPPORTED_FILE_TYPES", 415, "Unsupported file type."),
+    "undecodable": ("FILE_DECODING_FAILURE", 422, "The image could not be decoded."),
+    "no_person": ("ERROR_NO_RECOGNITION_TARGET_DETECTED", 422,
+                  "No person was detected in the image."),
+    "no_credits": ("ERROR_NOT_ENOUGH_CREDITS", 429, "Not enough credits."),
+    "rate_limited": ("EXCEEDING_LIMITS", 429, "Too many requests."),
+    "processing_failed": ("PROCESSING_FAILURE", 500, "Processing failed."),
+    "busy": ("AI_SERVICE_FLOW_RESTRICTION", 503, "The service is busy; try again later."),
+}
+
+router = APIRouter()
+
+
+def envelope(request: Request, *, status: int = 200, code: str = "", code_message: str = "",
+             message: str = "") -> dict[str, Any]:
+    return {
+        "request_id": request.state.request_id, "log_id": request.state.log_id,
+        "error_code": 0 if status == 200 else status, "error_code_str": code,
+        "error_msg": message, "error_detail": {"status_code": status, "code": code,
+                                               "code_message": code_message,
+                                               "message": message},
+    }
+
+
+def render_error(request: Request, exc: HumancutError) -> JSONResponse:
+    code, status, code_message = CODES[exc.code]
+    body = envelope(request, status=status, code=code, code_message=code_message,
+                    message=exc.message)
+    return JSONResponse(body, status_code=status, headers=exc.headers)
+
+
+@router.post(ROUTE, summary="Remove the background behind people",
+             responses={200: {"description": "The envelope with data.image_url"}})
+async def portrait_background_removal(request: Request) -> JSONResponse:
+    service = service_of(request)
+
+    async def read() -> Job:
+        parts = await read_upload(request, service.settings)
+        form = _return_form(parts)
+        request.state.log["form"] = form
+        image = parts.get("image")
+        if image is None or (not image.data and not image.filename):  # no file chosen
+            raise HumancutError("missing_parameter", "The `image` file field is missing.")
+        return Job(bytes(image.data), form, max_side=service.settings.max_side)
+
+    done = await service.handle(request, request.headers.get(KEY_HEADER), KEY_HEADER, read)
+    body = envelope(request) | {"data": {"image_url": done.url}}
+    return JSONResponse(body, headers=done.headers)
+
+
+def _return_form(parts: dict[str, Part]) -> str:
+    part = parts.get("return_form")
+    value = part.text if part is not None else ""
+    if value not in RETURN_FORMS:
+        raise HumancutError("invalid_parameter",
+                            f"return_form must be empty, mask, whiteBK or crop, not {value!r}.")
+    return RETURN_FORMS[value]
+
+
+family = Family("ailabtools", router, (ROUTE,), render_error)

@@ -1,0 +1,79 @@
+"""What is not an API family: the trial page and its static files, the demo key, health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from ..errors import HumancutError
+from ..settings import Settings
+from ..store import KeyStore
+from .service import service_of
+
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
+                               "style-src 'self'; script-src 'self'; connect-src 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+SAMPLES = {"sample.sh": ("curl", "sh"), "sample_httpx.py": ("Python, httpx", "python"),
+           "sample_sdk.py": ("Python, ailabtools-sdk", "python"),
+           "sample_fetch.js": ("JavaScript, fetch", "javascript")}
+TRIAL_NAME = "trial page (made at start)"
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+async def page() -> Response:
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    return Response(html, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+@router.get("/api/trial", summary="The demo key for the trial page, when enabled")
+async def trial(request: Request) -> JSONResponse:
+    secret = request.app.state.trial_secret
+    if not secret:
+        raise HumancutError("not_found", "Trial mode is off on this server.")
+    return JSONResponse({"enabled": True, "key": secret,
+                         "rate_per_minute": service_of(request).settings.trial_rate_per_minute},
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Ready: the model is loaded")
+async def readyz(request: Request) -> JSONResponse:
+    if not service_of(request).runner.ready:
+        raise HumancutError("busy", "The model is still loading.")
+    return JSONResponse({"status": "ready"})
+
+
+def new_trial_key(keys: KeyStore, settings: Settings) -> str:
+    """A fresh demo key for this run; the previous runs' ones are revoked."""
+    for old in keys.list():
+        if old.name == TRIAL_NAME and old.status != "revoked":
+            keys.set_status(old.id, "revoked")
+    _, secret = keys.create(TRIAL_NAME, rate_per_minute=settings.trial_rate_per_minute,
+                            max_in_flight=1)
+    return secret
+
+
+def describe(route: str) -> str:
+    """The /docs front matter: what the service is, then the sample programs as shipped."""
+    text = ("Human background removal, compatible with AILabTools' API: POST a photo as "
+            f"multipart/form-data to `{route}` with the `ailabapi-api-key` header. The "
+            "samples read HUMANCUT_URL, HUMANCUT_KEY and IMAGE from the environment; they are "
+            "also served at `/static/samples/<name>`.\n")
+    for name, (title, lang) in SAMPLES.items():
+        code = (STATIC / "samples" / name).read_text(encoding="utf-8").strip()
+        text += f"\n### {title} (`{name}`)\n\n```{lang}\n{code}\n```\n"
+    return text

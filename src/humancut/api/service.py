@@ -1,0 +1,121 @@
+"""The one request flow every route family calls: authenticate, per-key limits, read the
+request, reserve a credit, run the cut, store the result; refund on any failure."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import HumancutError
+from ..remover import Cut, Job
+from ..runner import Runner
+from ..settings import Settings
+from ..store import ApiKey, Backends, Stored
+
+RESULTS = "/api/results"  # the route results are served from (results.py)
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+log = logging.getLogger("humancut.api")
+
+
+@dataclass
+class Done:
+    """A successful call: the cut-out, and where it is stored (when asked to store it)."""
+
+    key: ApiKey
+    cut: Cut
+    headers: dict[str, str]  # X-RateLimit-*, for the family to send
+    stored: Stored | None = None
+    url: str = ""
+
+
+class CutService:
+    def __init__(self, settings: Settings, backends: Backends, runner: Runner):
+        self.settings, self.backends, self.runner = settings, backends, runner
+        self.keys, self.results, self.limiter = backends.keys, backends.results, backends.limiter
+
+    async def authenticate(self, secret: str | None, header: str) -> ApiKey:
+        if not secret:
+            raise HumancutError("missing_parameter", f"The `{header}` header is missing.")
+        key = await run_in_threadpool(self.keys.authenticate, secret.strip())
+        if key is None or key.status == "revoked":
+            raise HumancutError("unknown_key", "This API key does not exist or was revoked.")
+        if key.status != "active":
+            raise HumancutError("key_disabled", "This API key is disabled by the operator.")
+        return key
+
+    async def handle(self, request: Request, secret: str | None, header: str,
+                     read: Callable[[], Awaitable[Job]], *, store: bool = True) -> Done:
+        """The whole flow for one call; `read` parses the family's request into a Job once
+        the caller is known and admitted. Raises HumancutError, with the X-RateLimit-*
+        headers once admitted; nothing is charged unless it succeeds."""
+        key = await self.authenticate(secret, header)
+        request.state.log["key_id"] = key.id
+        s = self.settings
+        admission = await self.limiter.acquire(
+            key.id, s.rate_per_minute if key.rate_per_minute is None else key.rate_per_minute,
+            s.max_in_flight if key.max_in_flight is None else key.max_in_flight)
+        try:
+            job = await read()
+            request.state.log["in_bytes"] = len(job.data)
+            done = Done(key, await self._charged(key, job), admission.headers)
+            if store:
+                done.stored, done.url = await self._store(request, key, done.cut)
+        except HumancutError as exc:
+            exc.headers = {**admission.headers, **exc.headers}
+            raise
+        finally:
+            await self.limiter.release(key.id, admission)
+        request.state.log.update(outcome="ok", out_bytes=len(done.cut.png),
+                                 out_size=f"{done.cut.width}x{done.cut.height}",
+                                 **{k: round(v, 1) for k, v in done.cut.timings.items()})
+        return done
+
+    async def _charged(self, key: ApiKey, job: Job) -> Cut:
+        if not await run_in_threadpool(self.keys.reserve_credit, key.id):
+            raise HumancutError("no_credits", "This API key has no credits left.")
+        try:
+            return await self.runner.cut(job)
+        except BaseException:
+            await self.refund(key)
+            raise
+
+    async def _store(self, request: Request, key: ApiKey, cut: Cut) -> tuple[Stored, str]:
+        try:
+            stored = await run_in_threadpool(self.results.put, cut.png, "image/png",
+                                             self.settings.result_ttl)
+        except Exception as exc:  # e.g. the data dir is full or read-only, S3 unreachable
+            await self.refund(key)
+            log.error(json.dumps({"event": "store_failed", "log_id": request.state.log_id,
+                                  "error": f"{type(exc).__name__}: {exc}"}))
+            raise HumancutError("processing_failed",
+                                "The result could not be stored; try again later.") from None
+        except BaseException:
+            await self.refund(key)
+            raise
+        return stored, self.results.url(stored, self.base_url(request) + RESULTS)
+
+    async def refund(self, key: ApiKey) -> None:
+        await run_in_threadpool(self.keys.refund_credit, key.id)
+
+    def base_url(self, request: Request) -> str:
+        """Where clients reach this server: the setting, else the proxy's forwarded headers
+        (when well-formed), else the request's own."""
+        if self.settings.public_base_url:
+            return self.settings.public_base_url.rstrip("/")
+        proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip()
+        host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+        proto = proto if proto in ("http", "https") else request.url.scheme
+        if not _HOST.match(host):
+            host = request.url.netloc
+        return f"{proto}://{host}"
+
+
+def service_of(request: Request) -> CutService:
+    return request.app.state.service

@@ -1,0 +1,121 @@
+"""SQLite: the embedded key store (`sqlite://PATH`), and the database helper the file result
+store shares. WAL, a busy timeout, one connection a thread: safe across processes too."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from .keys import ApiKey, KeyStore, check_limits, check_status, key_id_of, matches, new_secret
+
+
+class Database:
+    def __init__(self, path: Path, schema: str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self.connect() as conn:
+            conn.executescript(schema)
+
+    def connect(self) -> sqlite3.Connection:
+        """This thread's connection (sqlite3 connections are not shared across threads)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+
+def url_path(url: str, scheme: str) -> Path:
+    """`scheme://PATH` -> PATH as written: `sqlite:///var/keys.db` is absolute,
+    `sqlite://data/keys.db` relative to the working directory."""
+    path = url.removeprefix(f"{scheme}://")
+    if not path or path == url:
+        raise ValueError(f"expected {scheme}://PATH, got {url!r}")
+    return Path(path).expanduser()
+
+
+class SQLiteKeyStore(KeyStore):
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_sha256 TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active',
+        credits INTEGER,
+        created_at REAL NOT NULL,
+        rate_per_minute INTEGER,
+        max_in_flight INTEGER
+    );
+    """
+
+    def __init__(self, path: Path):
+        self.db = Database(path, self.SCHEMA)
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteKeyStore:
+        return cls(url_path(url, "sqlite"))
+
+    def create(self, name: str = "", credits: int | None = None, *,
+               rate_per_minute: int | None = None,
+               max_in_flight: int | None = None) -> tuple[ApiKey, str]:
+        check_limits(credits=credits, rate_per_minute=rate_per_minute,
+                     max_in_flight=max_in_flight)
+        key_id, secret, secret_hash = new_secret()
+        key = ApiKey(key_id, name, "active", credits, time.time(), rate_per_minute,
+                     max_in_flight)
+        self.db.connect().execute(
+            "INSERT INTO keys (id, name, secret_sha256, status, credits, created_at,"
+            " rate_per_minute, max_in_flight) VALUES (?,?,?,?,?,?,?,?)",
+            (key.id, key.name, secret_hash, key.status, key.credits, key.created_at,
+             key.rate_per_minute, key.max_in_flight))
+        return key, secret
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        row = self.db.connect().execute("SELECT * FROM keys WHERE id = ?",
+                                        (key_id_of(secret),)).fetchone()
+        if not matches(secret, row["secret_sha256"] if row else None):
+            return None
+        return self._key(row)
+
+    def get(self, key_id: str) -> ApiKey | None:
+        row = self.db.connect().execute("SELECT * FROM keys WHERE id = ?", (key_id,)).fetchone()
+        return self._key(row) if row else None
+
+    def list(self) -> list[ApiKey]:
+        rows = self.db.connect().execute("SELECT * FROM keys ORDER BY created_at").fetchall()
+        return [self._key(r) for r in rows]
+
+    def set_status(self, key_id: str, status: str) -> bool:
+        check_status(status)
+        cur = self.db.connect().execute("UPDATE keys SET status = ? WHERE id = ?",
+                                        (status, key_id))
+        return cur.rowcount == 1
+
+    def reserve_credit(self, key_id: str) -> bool:
+        # One UPDATE: atomic under any number of threads and processes.
+        cur = self.db.connect().execute(
+            "UPDATE keys SET credits = credits - 1 WHERE id = ? AND credits > 0", (key_id,))
+        if cur.rowcount == 1:
+            return True
+        row = self.db.connect().execute("SELECT credits FROM keys WHERE id = ?",
+                                        (key_id,)).fetchone()
+        return row is not None and row["credits"] is None
+
+    def refund_credit(self, key_id: str) -> None:
+        self.db.connect().execute(
+            "UPDATE keys SET credits = credits + 1 WHERE id = ? AND credits IS NOT NULL",
+            (key_id,))
+
+    @staticmethod
+    def _key(row: sqlite3.Row) -> ApiKey:
+        return ApiKey(row["id"], row["name"], row["status"], row["credits"], row["created_at"],
+                      row["rate_per_minute"], row["max_in_flight"])
+
+
+__all__ = ["Database", "SQLiteKeyStore", "url_path"]
