@@ -1,5 +1,6 @@
 """The sample programs (curl, httpx, ailabtools-sdk, fetch in Node) run for real against a
-server: each prints a result URL that downloads a PNG of the right size and kind."""
+server: each prints a result URL that downloads a PNG of the right size and kind. The docs
+show them as they are, and every relative link in README.md and docs/*.md leads somewhere."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from server import Server
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "src" / "humancut" / "web" / "static" / "samples"
-DOC = ROOT / "README.md"
+README = ROOT / "README.md"
+DOC = ROOT / "docs" / "samples.md"  # where the samples are shown
 ASTRONAUT = FIXTURES / "astronaut.jpg"
 
 
@@ -93,3 +95,41 @@ def test_the_doc_shows_the_samples_as_they_are():
     doc = DOC.read_text()
     for name in CASES:
         assert (SAMPLES / name).read_text().strip() in doc, f"{name} differs from {DOC.name}"
+
+
+def test_the_readme_keeps_the_two_set_up_commands():
+    readme = README.read_text()
+    setup = readme[readme.index("## Set-up"):]
+    setup = setup[:setup.index("\n## ", 1)]
+    assert re.search(r"^make serve\b", setup, re.M) and re.search(r"^make test\b", setup, re.M)
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _prose(path: Path) -> str:
+    """The file without its fenced code blocks (code may look like links or headings)."""
+    return re.sub(r"^```.*?^```", "", path.read_text(), flags=re.M | re.S)
+
+
+def test_relative_links_in_the_docs_lead_somewhere():
+    pages = [README, *sorted((ROOT / "docs").glob("*.md"))]
+    shared = ROOT.parent / "shared"
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", _prose(page)):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):  # https:, mailto:, ...
+                continue
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path).resolve() if path else page
+            if dest.is_relative_to(shared.resolve()) and not shared.exists():
+                continue  # ../shared sits beside the repo in CI only
+            if not dest.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif anchor and dest.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", _prose(dest), re.M)
+                if anchor not in {_slug(h) for h in headings}:
+                    broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, broken
