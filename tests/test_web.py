@@ -1,5 +1,6 @@
 """The trial page in a real browser (Debian's chromium driven by Playwright) against a real
-server: key, upload, every output form, errors, keyboard, the fetch sample, phone width."""
+server: key, upload, every output form, errors, one request at a time with the demo key,
+keyboard, the fetch sample, phone width."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +18,7 @@ import pytest
 from PIL import Image
 
 from conftest import FIXTURES, encode, landscape
+from server import ROUTE, start
 
 CHROMIUM = Path(os.environ.get("HUMANCUT_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -49,14 +52,20 @@ def context(browser, server):
     ctx.close()
 
 
-@pytest.fixture
-def page(context):
-    """A fresh page; fails the test on a CSP violation or an uncaught script error."""
-    pg = context.new_page()
+def watch(pg) -> list[str]:
+    """CSP violations and uncaught script errors on `pg`, as they come."""
     problems: list[str] = []
     pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     pg.on("console", lambda m: problems.append(m.text)
           if "Content Security Policy" in m.text or "Refused to" in m.text else None)
+    return problems
+
+
+@pytest.fixture
+def page(context):
+    """A fresh page; fails the test on a CSP violation or an uncaught script error."""
+    pg = context.new_page()
+    problems = watch(pg)
     yield pg
     assert not problems, problems
 
@@ -197,6 +206,90 @@ def test_other_errors(page, key, tmp_path):
     page.set_input_files("#file", str(gif))
     expect(page.locator("#error")).to_contain_text("UNSUPPORTED_FILE_TYPES")
     expect(page.locator("#results")).to_be_hidden()
+
+
+# ---- one request at a time (the demo key allows one in flight) ---------------------------
+
+@pytest.fixture
+def trial_page(browser, tmp_path_factory):
+    """A page on its own `humancut serve --trial-key`, stopped after the test."""
+    srv = start(tmp_path_factory.mktemp("trial"), extra_args=["--trial-key"])
+    ctx = browser.new_context(base_url=srv.url + "/", viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(TIMEOUT)
+    try:
+        pg = ctx.new_page()
+        problems = watch(pg)
+        yield pg
+        assert not problems, problems
+    finally:
+        ctx.close()
+        srv.stop()
+
+
+def test_busy_button_sends_one_request_at_a_time(trial_page):
+    """Choosing a photo starts a request; the button shows it and sends nothing more until it
+    ends (before, a click sent a second one, which the demo key refused with "may have 1
+    request(s) in progress at once"). Afterwards the button runs the same photo again.
+
+    Each POST is held (page.route) until the clicks are done, then goes on to the real server,
+    so "in flight" does not depend on how fast the cut is."""
+    page = trial_page
+    posts: list = []
+    held: list = []
+    page.on("request", lambda r: posts.append(r)
+            if r.method == "POST" and r.url.endswith(ROUTE) else None)
+    page.route("**" + ROUTE, lambda route: held.append(route))
+
+    def wait_held(n: int) -> None:
+        deadline = time.monotonic() + 15
+        while len(held) < n:
+            assert time.monotonic() < deadline, f"no POST #{n} reached the route"
+            page.wait_for_timeout(20)
+
+    run = page.locator("#run")
+    page.goto("/")
+    expect(page.locator("#key-state")).to_have_text("demo key")  # GET /api/trial, no stub
+    page.set_input_files("#file", str(ASTRONAUT))  # starts the request at once
+    wait_held(1)
+    expect(run).to_be_disabled()  # aria-disabled: the focus stays on it
+    expect(run).to_have_text("Working\u2026")
+    expect(run).to_have_attribute("aria-busy", "true")
+    expect(page.locator("#form")).to_have_attribute("aria-busy", "true")
+    for _ in range(4):  # a user clicking on; force: a real click, not Playwright's wait
+        run.click(force=True, no_wait_after=True)
+    run.focus()
+    page.keyboard.press("Enter")
+    page.focus("#key")
+    page.keyboard.press("Enter")  # implicit submission of the form
+    page.wait_for_timeout(300)  # room for a wrong second request to be sent
+    assert len(posts) == 1 and len(held) == 1, [r.url for r in posts]
+    held[0].continue_()
+
+    wait_for_result(page, "astronaut-cutout.png")
+    assert posts[0].response().status == 200
+    expect(run).to_have_text("Remove background")
+    expect(run).to_be_enabled()
+    expect(run).not_to_have_attribute("aria-busy", "true")
+    expect(page.locator("#status")).to_contain_text("Done in")
+    expect(page.locator("#error")).to_be_hidden()
+    first = page.get_attribute("#result", "src")
+
+    run.click()  # after it ended: the same photo runs again
+    wait_held(2)
+    expect(run).to_have_text("Working\u2026")
+    run.click(force=True, no_wait_after=True)
+    page.wait_for_timeout(200)
+    assert len(posts) == 2 and len(held) == 2
+    held[1].continue_()
+    expect(run).to_have_text("Remove background")
+    expect(run).to_be_enabled()
+    expect(page.locator("#result")).not_to_have_attribute("src", first)  # a new result
+    wait_for_result(page, "astronaut-cutout.png")
+    assert posts[1].response().status == 200
+    expect(page.locator("#status")).to_contain_text("Done in")
+    expect(page.locator("#error")).to_be_hidden()
+    assert "in progress at once" not in page.inner_text("#form")
+    assert len(posts) == 2
 
 
 # ---- key storage and the demo key ---------------------------------------------------------

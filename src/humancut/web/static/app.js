@@ -8,6 +8,8 @@
   const KEY_STORE = "humancut.apiKey";
   const SUFFIX = { "": "cutout", mask: "mask", whiteBK: "white", crop: "crop" };
   const FORM_NAMES = { "": "cut-out", mask: "mask", whiteBK: "white background", crop: "cropped" };
+  const RUN_LABEL = "Remove background";
+  const BUSY_LABEL = "Working\u2026";
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -28,8 +30,9 @@
     stem: "photo",        // file name without extension, for the download name
     originalUrl: null,    // blob: URL of the chosen photo
     resultUrl: null,      // blob: URL of the last result
-    controller: null,     // AbortController of the request in flight
-    seq: 0,               // increases with every request; stale answers are dropped
+    busy: false,          // a request is in flight (or its result is being shown)
+    pending: false,       // the photo or the output changed meanwhile: run again after it
+    seq: 0,               // increases with every request and change; stale answers are dropped
     demoKey: null,        // the key GET /api/trial gave us, if any
     view: "slider",       // "slider" | "side"
     lastForm: "",
@@ -152,8 +155,26 @@
 
   // ---- choosing a photo --------------------------------------------------------------
 
+  // While a request runs the button says so and does nothing: the server may allow one
+  // request in flight per key (the demo key does), so a second one would only be refused.
+  // Busy is aria-disabled rather than disabled, so that a keyboard user keeps the focus.
   function updateRun() {
     el.run.disabled = !state.file;
+    // keep the width while it says "Working…", so the status beside it does not move
+    const label = state.busy ? BUSY_LABEL : RUN_LABEL;
+    if (el.run.textContent !== label) {
+      el.run.style.minWidth = state.busy ? el.run.offsetWidth + "px" : "";
+      el.run.textContent = label;
+    }
+    if (state.busy) {
+      el.run.setAttribute("aria-disabled", "true");
+      el.run.setAttribute("aria-busy", "true");
+      el.form.setAttribute("aria-busy", "true");
+    } else {
+      el.run.removeAttribute("aria-disabled");
+      el.run.removeAttribute("aria-busy");
+      el.form.removeAttribute("aria-busy");
+    }
   }
 
   function choose(file, stem) {
@@ -175,7 +196,7 @@
     el.originalMeta.textContent = "";
     el.results.classList.add("hidden");  // the last result belongs to another photo
     updateRun();
-    submit();
+    submit(true);
   }
 
   el.drop.addEventListener("click", () => el.file.click());
@@ -234,35 +255,65 @@
 
   el.form.addEventListener("submit", (event) => {
     event.preventDefault();
-    submit();
+    submit(false);  // the button (or Enter): ignored while a request runs
   });
 
   el.form.addEventListener("change", (event) => {
-    if (event.target && event.target.name === "return_form" && state.file) submit();
+    if (event.target && event.target.name === "return_form" && state.file) submit(true);
   });
 
-  async function submit() {
-    if (!state.file) {
-      el.drop.focus();
-      return;
-    }
+  function keyOrAsk() {
     const key = el.key.value.trim();
     if (!key) {
       showError("An API key is needed.", "",
         "Paste the key you were given into the API key field (ask the operator of this " +
         "server for one; `humancut keys create` makes one).");
       el.key.focus();
+    }
+    return key;
+  }
+
+  // Runs the chosen photo, one request at a time. `queue`: a new photo or output chosen
+  // while a request runs is not sent at once (aborting a fetch does not stop the server's
+  // work, so the key would still be busy); the answer in flight is dropped when it comes
+  // and the new choice runs right after it.
+  async function submit(queue) {
+    if (!state.file) {
+      el.drop.focus();
       return;
     }
-    if (state.controller) state.controller.abort();
-    const controller = new AbortController();
-    state.controller = controller;
+    if (state.busy) {
+      if (queue) {
+        state.pending = true;
+        state.seq += 1;
+        setStatus("Waiting for the request in flight\u2026", true);
+      }
+      return;
+    }
+    if (!keyOrAsk()) return;
+    state.busy = true;
+    updateRun();
+    try {
+      do {
+        state.pending = false;
+        await run();
+      } while (state.pending && state.file);
+    } finally {
+      state.busy = false;
+      state.pending = false;
+      updateRun();
+    }
+  }
+
+  // One POST and, when it succeeds, its result fetched and shown.
+  async function run() {
+    const key = keyOrAsk();
+    if (!key) { setStatus(""); return; }
     const seq = ++state.seq;
     const form = selectedForm();
 
     clearError();
     setStatus("Removing the background\u2026", true);
-    el.form.setAttribute("aria-busy", "true");
 
     const body = new FormData();
     body.append("image", state.file, state.file.name || "pasted.png");
@@ -276,14 +327,12 @@
         method: "POST",
         headers: { "ailabapi-api-key": key },
         body: body,
-        signal: controller.signal,
       });
       const text = await response.text();
       try { answer = JSON.parse(text); } catch (e) { answer = { _text: text }; }
     } catch (e) {
       if (seq !== state.seq) return;
-      finish();
-      if (e && e.name === "AbortError") return;
+      setStatus("");
       showError("The server could not be reached.", "",
         "Check your connection and that the server is running, then try again. (" +
         (e && e.message ? e.message : e) + ")");
@@ -295,18 +344,13 @@
     const ok = response.ok && answer && answer.error_code === 0 && answer.data &&
       answer.data.image_url;
     if (!ok) {
-      finish();
+      setStatus("");
       reportFailure(response, answer);
       return;
     }
 
     setStatus("Fetching the result\u2026", true);
     await showResult(answer.data.image_url, form, elapsed, seq);
-  }
-
-  function finish() {
-    el.form.removeAttribute("aria-busy");
-    setStatus("");
   }
 
   function reportFailure(response, answer) {
@@ -371,7 +415,6 @@
     el.results.classList.remove("hidden");
     el.results.dataset.form = form;
     applyView();
-    finish();
     setStatus("Done in " + formatSeconds(elapsed) + ".");
   }
 
