@@ -98,3 +98,23 @@ def test_eval_on_shared_portraits_reaches_the_baseline(capsys):
     out = capsys.readouterr().out
     iou = float(out.split("IoU")[1].split()[0])
     assert iou >= 0.975
+
+
+def test_bad_backend_settings_stop_at_start_with_the_setting_named(tmp_path, capsys):
+    assert main(["keys", "list", "--keys-url", "mysql://me:hunter2@db/keys"]) == 2
+    err = capsys.readouterr().err
+    assert "HUMANCUT_KEYS_URL" in err and "unknown scheme 'mysql'" in err and "hunter2" not in err
+    assert main(["serve", "--data-dir", str(tmp_path), "--limits-url", "memcached://x"]) == 2
+    assert "HUMANCUT_LIMITS_URL" in capsys.readouterr().err
+    assert main(["serve", "--data-dir", str(tmp_path), "--runner", "carrier-pigeon"]) == 2
+    assert "HUMANCUT_RUNNER" in capsys.readouterr().err
+
+
+def test_keys_cli_uses_the_keys_url(tmp_path, capsys):
+    url = f"sqlite://{tmp_path}/elsewhere/keys.db"
+    assert main(["keys", "create", "--keys-url", url, "--credits", "3"]) == 0
+    secret = capsys.readouterr().out.strip()
+    from humancut.store import SQLiteKeyStore
+
+    key = SQLiteKeyStore(tmp_path / "elsewhere" / "keys.db").authenticate(secret)
+    assert key is not None and key.credits == 3

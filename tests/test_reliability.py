@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import socket
 import time
@@ -33,62 +32,14 @@ async def burst(url: str, key: str, image: bytes, n: int, form: str = "") -> lis
         return await asyncio.gather(*(one() for _ in range(n)))
 
 
-def test_rate_limit_per_key(server):
-    key = server.create_key(None, "--rate", "3")
-    gif = {"image": ("a.gif", b"GIF89a" + b"\0" * 20)}
-    for remaining in ("2", "1", "0"):
-        resp = post(server, key, gif)
-        assert resp.status_code == 415 and resp.headers["x-ratelimit-remaining"] == remaining
-        assert resp.headers["x-ratelimit-limit"] == "3"
-    resp = post(server, key, gif)
-    assert_error(resp, 429, "EXCEEDING_LIMITS")
-    assert 0 < int(resp.headers["retry-after"]) <= 60
-    assert int(resp.headers["x-ratelimit-reset"]) <= 60
-    assert post(server, server.create_key(), gif).status_code == 415  # other keys unaffected
 
 
-def test_in_flight_limit_per_key(server, small_jpeg):
-    key = server.create_key(None, "--concurrency", "1", "--rate", "0")
-    codes = Counter(r.json()["error_code_str"] or "ok"
-                    for r in asyncio.run(burst(server.url, key, small_jpeg, 6)))
-    assert codes["ok"] >= 1 and codes["EXCEEDING_LIMITS"] >= 1
-    assert set(codes) <= {"ok", "EXCEEDING_LIMITS"}
 
 
-def test_credits_are_exact_under_concurrency(server, small_jpeg):
-    key = server.create_key(10, "--concurrency", "0", "--rate", "0")
-    responses = asyncio.run(burst(server.url, key, small_jpeg, 100, "mask"))
-    codes = Counter(r.json()["error_code_str"] or "ok" for r in responses)
-    assert codes == {"ok": 10, "ERROR_NOT_ENOUGH_CREDITS": 90}
-    key_id = key.split("_")[1]
-    assert f"{key_id}\tactive\t0\t" in server.keys("list")
 
 
-def test_back_pressure_answers_503_at_once(tmp_path, small_jpeg):
-    s = Server(tmp_path / "data", env={"HUMANCUT_WORKERS": "1",
-                                       "HUMANCUT_QUEUE_SIZE": "1"}).start()
-    try:
-        key = s.create_key(None, "--concurrency", "0", "--rate", "0")
-        responses = asyncio.run(burst(s.url, key, small_jpeg, 10))
-        busy = [r for r in responses if r.status_code == 503]
-        assert busy and all(r.json()["error_code_str"] == "AI_SERVICE_FLOW_RESTRICTION"
-                            and r.headers["retry-after"] for r in busy)
-        assert all(r.status_code in (200, 503) for r in responses)
-        assert any(r.status_code == 200 for r in responses)
-    finally:
-        s.stop()
 
 
-def test_processing_timeout(tmp_path, small_jpeg):
-    s = Server(tmp_path / "data", env={"HUMANCUT_REQUEST_TIMEOUT": "0.001"}).start()
-    try:
-        key = s.create_key(1)
-        body = assert_error(post(s, key, {"image": ("a.jpg", small_jpeg)}), 500,
-                            "PROCESSING_FAILURE")
-        assert "longer than" in body["error_msg"]
-        assert "\t1\t" in s.keys("list")  # the failed call cost nothing
-    finally:
-        s.stop()
 
 
 def test_chunked_upload_over_the_limit(server):
@@ -157,82 +108,18 @@ def test_kill_9_under_load_keeps_keys_credits_and_results(tmp_path, small_jpeg):
         s2.stop()
 
 
-def test_result_deleted_behind_the_servers_back(server, small_jpeg):
-    key = server.create_key()
-    url = post(server, key, {"image": ("a.jpg", small_jpeg)}).json()["data"]["image_url"]
-    (server.data_dir / "results" / url.rsplit("/", 1)[1]).unlink()
-    assert_error(httpx.get(url), 404, "ERROR_RESOURCE_NOT_FOUND")
 
 
-def test_unwritable_data_dir_fails_cleanly_and_recovers(tmp_path, small_jpeg):
-    s = Server(tmp_path / "data").start()
-    try:
-        key = s.create_key(5)
-        results = tmp_path / "data" / "results"
-        shutil.move(results, tmp_path / "moved")
-        results.write_text("a file where the results folder was: writes fail")
-        body = assert_error(post(s, key, {"image": ("a.jpg", small_jpeg)}), 500,
-                            "PROCESSING_FAILURE")
-        assert "could not be stored" in body["error_msg"]
-        assert "store_failed" in s.log()
-        assert "\t5\t" in s.keys("list")  # refunded
-        results.unlink()
-        shutil.move(tmp_path / "moved", results)
-        assert post(s, key, {"image": ("a.jpg", small_jpeg)}).status_code == 200
-    finally:
-        s.stop()
 
 
-def test_no_secrets_or_image_bytes_in_logs(server, small_jpeg):
-    key = server.create_key()
-    post(server, key, {"image": ("a.jpg", small_jpeg)})
-    post(server, key + "x", {"image": ("a.jpg", small_jpeg)})
-    log = server.log()
-    assert key not in log and key.split("_", 2)[2][:12] not in log
-    assert key.split("_")[1] in log  # the key id is logged
-    assert "/api/results/<token>" in log or "api/results" not in log
 
 
-def test_security_headers_cors_and_binding(server):
-    page = httpx.get(server.url + "/")
-    assert "default-src 'self'" in page.headers["content-security-policy"]
-    assert page.headers["x-content-type-options"] == "nosniff"
-    assert page.headers["referrer-policy"] == "no-referrer"
-    pre = httpx.options(server.url + ROUTE, headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
-    assert "access-control-allow-origin" not in pre.headers
-    from humancut import Settings
-
-    assert Settings().host == "127.0.0.1"
 
 
-def test_cors_when_configured(tmp_path):
-    s = Server(tmp_path / "data", extra_args=["--cors-origins", "https://app.example"]).start()
-    try:
-        pre = httpx.options(s.url + ROUTE, headers={
-            "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "ailabapi-api-key"})
-        assert pre.headers["access-control-allow-origin"] == "https://app.example"
-    finally:
-        s.stop()
 
 
-def test_trial_key_mode(tmp_path, small_jpeg):
-    s = Server(tmp_path / "data", extra_args=["--trial-key"],
-               env={"HUMANCUT_TRIAL_RATE_PER_MINUTE": "2"}).start()
-    try:
-        trial = httpx.get(s.url + "/api/trial").json()
-        assert trial["enabled"] and trial["key"].startswith("hc_")
-        assert post(s, trial["key"], {"image": ("a.jpg", small_jpeg)}).status_code == 200
-        assert post(s, trial["key"], {"image": ("a.jpg", small_jpeg)}).status_code == 200
-        assert_error(post(s, trial["key"], {"image": ("a.jpg", small_jpeg)}), 429,
-                     "EXCEEDING_LIMITS")
-    finally:
-        s.stop()
 
 
-def test_trial_is_off_by_default(server):
-    assert_error(httpx.get(server.url + "/api/trial"), 404, "ERROR_RESOURCE_NOT_FOUND")
 
 
 LOAD_REQUESTS = int(os.environ.get("HUMANCUT_LOAD_REQUESTS", "150"))
