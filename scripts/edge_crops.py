@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from humancut import Remover, imageops
+from humancut.bench.photos import ASTRONAUT
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ def windows(weight: np.ndarray, size: int, count: int) -> list[tuple[int, int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photo", nargs="?", default=ROOT / "tests/fixtures/astronaut.jpg")
+    parser.add_argument("photo", nargs="?", default=Path(str(ASTRONAUT)))
     parser.add_argument("--out", type=Path, default=ROOT / "docs/edges.png")
     parser.add_argument("--size", type=int, default=48, help="crop side, px")
     parser.add_argument("--scale", type=int, default=4, help="enlargement, nearest neighbour")

@@ -9,9 +9,12 @@ import pytest
 from PIL import Image
 
 from humancut import Remover, Settings
+from humancut.bench import photos
 from server import Server, start
 
-FIXTURES = Path(__file__).parent / "fixtures"
+# The astronaut ships inside the package (the bench generates its sizes from it): one copy.
+ASTRONAUT = Path(str(photos.ASTRONAUT))
+FIXTURES = ASTRONAUT.parent
 SHARED_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 
 
@@ -43,12 +46,12 @@ def key(server: Server) -> str:
 
 @pytest.fixture(scope="session")
 def astronaut_bytes() -> bytes:
-    return (FIXTURES / "astronaut.jpg").read_bytes()
+    return ASTRONAUT.read_bytes()
 
 
 @pytest.fixture(scope="session")
 def astronaut() -> Image.Image:
-    return Image.open(FIXTURES / "astronaut.jpg").convert("RGB")
+    return Image.open(ASTRONAUT).convert("RGB")
 
 
 def encode(img: Image.Image, fmt: str = "PNG", **kw: object) -> bytes:

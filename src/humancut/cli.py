@@ -229,7 +229,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     report = bench.run(vs_rembg=args.vs_rembg, concurrency=bench.parse_list(args.concurrency, int),
                        requests=args.requests, json_path=args.json, images_dir=args.images,
                        sizes=bench.parse_list(args.sizes, float), soak_n=args.soak,
-                       device=args.device)
+                       device=args.device, eval_dir=args.eval_dir)
     print(bench.render_table(report))
     if args.json:
         print(f"report written to {args.json}", file=sys.stderr)
@@ -296,8 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", default="1,2,4,8", help="levels, e.g. 1,2,4,8")
     p.add_argument("--requests", type=int, default=20, help="requests per level and size")
     p.add_argument("--json", type=Path, default=Path("bench.json"), help="report file")
-    p.add_argument("--images", type=Path, help="a folder of images to send as one more group "
-                   "(default: a few of ../shared/eval when present)")
+    p.add_argument("--images", type=Path, help="a folder of images to send as one more group")
+    p.add_argument("--eval-dir", type=Path, metavar="DIR",
+                   help="labelled sets (<set>/images, as `humancut eval` reads) or a folder of "
+                   "photos: a few of each as the eval-mix group (default: $HUMANCUT_EVAL_DIR; "
+                   "neither: no such group)")
     p.add_argument("--sizes", default="0.25,1,2,3.9",
                    help="megapixels of generated JPEGs ('' for none)")
     p.add_argument("--soak", type=int, default=0, metavar="N",
