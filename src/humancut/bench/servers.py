@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any, Protocol, Self
 
 from ..api import ROUTE
-from ..store import SQLiteKeyStore
+from ..settings import Settings
+from ..store import KeyStore, open_keys
 from .rembg import REMBG_MODEL, ensure_rembg, rembg_version
 
 HOST = "127.0.0.1"
@@ -136,7 +137,7 @@ class HumancutProcess(ServerProcess):
                  env: Mapping[str, str] | None = None, **options: Any):
         self.data_dir = Path(data_dir)
         self.extra_args = list(extra_args)
-        self._keys: SQLiteKeyStore | None = None
+        self._keys: KeyStore | None = None
         super().__init__(self.data_dir.parent, env, **options)
 
     def command(self) -> list[str]:
@@ -165,14 +166,15 @@ class HumancutProcess(ServerProcess):
         return done.stdout
 
     def create_key(self, credits: int | None = None, *extra_args: str) -> str:
-        """A new API key's secret. Written into keys.db from this process (SQLite's WAL lets
-        the server read it at once): a `humancut keys create` process costs about a second.
+        """A new API key's secret, written from this process into the key store the server
+        uses (its HUMANCUT_KEYS_URL, else keys.db under its data dir; SQLite's WAL lets the
+        server read it at once): a `humancut keys create` process costs about a second.
         `extra_args` are that command's flags: --name, --rate, --concurrency, --credits."""
         args, rest = _KEY_FLAGS.parse_known_args(extra_args)
         if rest:
             raise ValueError(f"create_key does not know {rest}; use keys('create', ...)")
         if self._keys is None:
-            self._keys = SQLiteKeyStore(self.data_dir / "keys.db")
+            self._keys = open_keys(Settings.from_env(self.env, data_dir=self.data_dir))
         _, secret = self._keys.create(args.name, args.credits if credits is None else credits,
                                       rate_per_minute=args.rate, max_in_flight=args.concurrency)
         return secret
