@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: install install-test model browser serve test lint clean
+.PHONY: install install-test model browser node-clients serve test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 	  >/dev/null; } || echo "chromium is not installed: the browser tests will skip"
 
+# npm's remove.bg client, for tests/test_removebg_clients.py (it skips cleanly without node).
+node-clients:
+	@[ -d .node/node_modules/remove.bg ] || { command -v npm >/dev/null && \
+	  npm install --silent --no-audit --no-fund --prefix .node remove.bg@1.3.0; } || \
+	  echo "npm is not installed: the npm remove.bg client test will skip"
+
 serve: install model
 	@echo "Create an API key in another terminal: .venv/bin/humancut keys create"
 	$(BIN)/humancut serve
@@ -41,8 +47,8 @@ serve: install model
 lint: install-test
 	$(BIN)/ruff check src tests
 
-test: install-test model browser lint
+test: install-test model browser node-clients lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) .node out .pytest_cache

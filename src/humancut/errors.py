@@ -17,6 +17,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "resolution_too_large": (413, "The image resolution exceeds the limit."),
     "unsupported_type": (415, "Unsupported file type."),
     "undecodable": (422, "The image could not be decoded."),
+    "download_failed": (400, "An image could not be downloaded from its URL."),
     "no_person": (422, "No person was detected in the image."),
     "no_credits": (429, "Not enough credits."),
     "rate_limited": (429, "Too many requests."),
@@ -27,15 +28,18 @@ PROBLEMS: dict[str, tuple[int, str]] = {
 
 class HumancutError(Exception):
     """A problem from PROBLEMS; `message` says what to do about it, `headers` go on the HTTP
-    answer (Retry-After, X-RateLimit-*)."""
+    answer (Retry-After, X-RateLimit-*). `detail` is an optional precise code the raising
+    family chose in its own dialect (remove.bg's `roi_exceeds_bounds`); others ignore it."""
 
-    def __init__(self, code: str, message: str, *, headers: dict[str, str] | None = None):
+    def __init__(self, code: str, message: str, *, headers: dict[str, str] | None = None,
+                 detail: str = ""):
         if code not in PROBLEMS:
             raise ValueError(f"unknown problem {code!r}")
         super().__init__(message)
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.detail = detail
 
     @property
     def status(self) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+import zipfile
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -189,4 +190,94 @@ def render(rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None,
 def encode_png(img: Image.Image, compress_level: int = 1) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+# ---- finishing: what output.finish chains for the remove.bg family ---------------------
+
+ENCODINGS = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp",
+             "zip": "application/zip"}
+
+
+def keep_inside(alpha8: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The alpha with everything outside (left, top, right, bottom) made transparent."""
+    left, top, right, bottom = box
+    out = np.zeros_like(alpha8)
+    out[top:bottom, left:right] = alpha8[top:bottom, left:right]
+    return out
+
+
+def crop_padded(img: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    """Crop to `box`, which may reach past the image: Pillow pads with transparent black."""
+    return img.crop(box)
+
+
+def place(img: Image.Image, canvas: tuple[int, int], xy: tuple[int, int]) -> Image.Image:
+    """`img` on a transparent canvas of `canvas` size with its top left corner at `xy`."""
+    out = Image.new("RGBA", canvas, (0, 0, 0, 0))
+    out.paste(img, xy)
+    return out
+
+
+def limit_pixels(img: Image.Image, max_pixels: int) -> Image.Image:
+    """Scaled down, keeping the aspect ratio, to at most `max_pixels` (0 = no limit); never
+    scaled up."""
+    w, h = img.size
+    if not max_pixels or w * h <= max_pixels:
+        return img
+    factor = (max_pixels / (w * h)) ** 0.5
+    size = (max(1, int(w * factor)), max(1, int(h * factor)))
+    return img.resize(size, Image.Resampling.LANCZOS)
+
+
+def cover(bg: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """A background filling `size`: centred and scaled keeping its aspect ratio, cropped."""
+    bg = bg.convert("RGBA")
+    return bg if bg.size == size else ImageOps.fit(bg, size, Image.Resampling.LANCZOS)
+
+
+def over(fg: Image.Image, bg: Image.Image) -> Image.Image:
+    """The RGBA cut-out over a background of the same size; RGB when the result is opaque."""
+    out = Image.alpha_composite(bg.convert("RGBA"), fg)
+    return out.convert("RGB") if opaque(out) else out
+
+
+def opaque(img: Image.Image) -> bool:
+    """No pixel lets anything behind it show through."""
+    if "A" not in img.getbands():
+        return True
+    return img.getchannel("A").getextrema()[0] == 255
+
+
+def flatten(img: Image.Image, colour: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """RGB (or L), transparent pixels composited on `colour`."""
+    if img.mode in ("RGB", "L"):
+        return img
+    return over(img.convert("RGBA"), Image.new("RGBA", img.size, (*colour, 255))).convert("RGB")
+
+
+def encode(img: Image.Image, fmt: str, *, compress_level: int = 1, quality: int = 90) -> bytes:
+    """PNG, JPEG, WebP, or a ZIP of `color.jpg` and a grey `alpha.png` (remove.bg's layout)."""
+    buf = io.BytesIO()
+    if fmt == "png":
+        return encode_png(img, compress_level)
+    if fmt == "jpg":
+        flatten(img).save(buf, format="JPEG", quality=quality)
+    elif fmt == "webp":
+        (img if img.mode in ("RGB", "RGBA") else img.convert("RGB")).save(
+            buf, format="WEBP", quality=quality)
+    elif fmt == "zip":
+        return _zip(img, compress_level, quality)
+    else:
+        raise ValueError(f"format must be one of {', '.join(ENCODINGS)}, not {fmt!r}")
+    return buf.getvalue()
+
+
+def _zip(img: Image.Image, compress_level: int, quality: int) -> bytes:
+    alpha = img.getchannel("A") if "A" in img.getbands() else Image.new("L", img.size, 255)
+    colours = img.convert("RGB")  # the colours as they are, not flattened
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("color.jpg", encode(colours, "jpg", quality=quality))
+        z.writestr("alpha.png", encode_png(alpha, compress_level))
     return buf.getvalue()

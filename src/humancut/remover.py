@@ -14,6 +14,7 @@ from PIL import Image
 from . import imageops
 from .engine import Matte, Model, create_model, refine, views
 from .errors import HumancutError
+from .output import Output, finish
 from .settings import Settings
 
 ImageInput = str | Path | bytes | Image.Image | np.ndarray
@@ -21,12 +22,20 @@ ImageInput = str | Path | bytes | Image.Image | np.ndarray
 
 @dataclass
 class Cut:
-    """An encoded result: PNG bytes, its size, and milliseconds per stage."""
+    """An encoded result: its bytes and media type, its size, milliseconds per stage, and
+    where the subject is in it (top, left, width, height; when the Job asked for Output)."""
 
-    png: bytes
+    data: bytes
     width: int
     height: int
     timings: dict[str, float] = field(default_factory=dict)
+    content_type: str = "image/png"
+    foreground: tuple[int, int, int, int] | None = None
+
+    @property
+    def png(self) -> bytes:
+        """The bytes, for callers that only ever ask for PNG (the form path)."""
+        return self.data
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class Job:
     data: bytes  # the encoded photo
     form: str = "rgba"  # one of imageops.FORMS
     max_side: int | None = None  # refuse photos with a larger side; None = any size
+    options: Output | None = None  # remove.bg-style output; None = `form` as PNG
 
 
 class Remover:
@@ -132,22 +142,30 @@ class Remover:
         matte = self.matte(rgb)
         return imageops.render(rgb, matte.alpha, matte.foreground, form)
 
-    def cut(self, data: bytes, form: str = "rgba", *, max_side: int | None = None) -> Cut:
-        """Encoded image bytes in, PNG out, with the time each stage took."""
+    def cut(self, data: bytes, form: str = "rgba", *, max_side: int | None = None,
+            options: Output | None = None) -> Cut:
+        """Encoded image bytes in, the `form` as PNG out (or what `options` ask for), with
+        the time each stage took."""
         t0 = time.perf_counter()
         rgb = self.load(data, max_side=max_side)
         t1 = time.perf_counter()
         matte = self.matte(rgb)
         t2 = time.perf_counter()
-        out = imageops.render(rgb, matte.alpha, matte.foreground, form)
-        png = imageops.encode_png(out, self.settings.png_compress_level)
+        level = self.settings.png_compress_level
+        if options is None:
+            out = imageops.render(rgb, matte.alpha, matte.foreground, form)
+            cut = Cut(imageops.encode_png(out, level), out.width, out.height)
+        else:
+            done = finish(rgb, matte.alpha, matte.foreground, options, compress_level=level)
+            cut = Cut(done.data, done.width, done.height, content_type=done.content_type,
+                      foreground=done.foreground)
         t3 = time.perf_counter()
-        return Cut(png, out.width, out.height, {"decode_ms": (t1 - t0) * 1000,
-                                                "model_ms": (t2 - t1) * 1000,
-                                                "encode_ms": (t3 - t2) * 1000})
+        cut.timings = {"decode_ms": (t1 - t0) * 1000, "model_ms": (t2 - t1) * 1000,
+                       "encode_ms": (t3 - t2) * 1000}
+        return cut
 
     def run(self, job: Job) -> Cut:
-        return self.cut(job.data, job.form, max_side=job.max_side)
+        return self.cut(job.data, job.form, max_side=job.max_side, options=job.options)
 
     def remove_bytes(self, data: bytes, form: str = "rgba", *,
                      max_side: int | None = None) -> bytes:

@@ -41,6 +41,14 @@ class Settings:
     max_body_bytes: int = 8 * MB  # the whole request body (file, fields, multipart framing)
     max_side: int = 1999  # width and height must each be at most this
     png_compress_level: int = 1
+    # the remove.bg family (docs/removebg.md) and the AILabTools HD route
+    removebg_max_bytes: int = 22 * MB  # an image (file, base64 decoded or downloaded)
+    removebg_max_pixels: int = 50_000_000  # input resolution; matted at max_model_side
+    hd_max_bytes: int = 20 * MB  # the AILabTools HD route's image file
+    hd_max_side: int = 5999  # ... and its width and height ("under 6000x6000")
+    fetch_timeout: float = 15.0  # seconds one image_url / bg_image_url download may take
+    fetch_allow: str = ""  # comma-separated non-public networks image_url may reach (tests:
+    # 127.0.0.1); empty = public addresses only
     # server
     host: str = "127.0.0.1"
     port: int = 8000

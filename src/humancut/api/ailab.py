@@ -1,8 +1,10 @@
-"""The AILabTools family: `POST /api/cutout/portrait/portrait-background-removal` and the
-contract's JSON envelope and error codes (shared/spec/portrait-background-removal-api.md)."""
+"""The AILabTools family: human background removal (`portrait-background-removal`, and the
+HD variant), the calling key's credits, and the contract's JSON envelope and error codes
+(shared/spec/portrait-background-removal-api.md; removebg-and-ailab-family.md part B)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,11 +12,14 @@ from fastapi.responses import JSONResponse
 
 from ..errors import HumancutError
 from ..remover import Job
+from ..store.keys import UNLIMITED_CREDITS
 from .family import Family
 from .service import service_of
 from .upload import Part, read_upload
 
 ROUTE = "/api/cutout/portrait/portrait-background-removal"
+HD_ROUTE = "/api/cutout/portrait/hd-portrait-background-removal"
+CREDITS_ROUTE = "/api/common/query-credits"
 KEY_HEADER = "ailabapi-api-key"
 RETURN_FORMS = {"": "rgba", "mask": "mask", "whiteBK": "whiteBK", "crop": "crop"}
 
@@ -33,6 +38,7 @@ CODES: dict[str, tuple[str, int, str]] = {
                              "The image resolution exceeds the limit."),
     "unsupported_type": ("UNSUPPORTED_FILE_TYPES", 415, "Unsupported file type."),
     "undecodable": ("FILE_DECODING_FAILURE", 422, "The image could not be decoded."),
+    "download_failed": ("ERROR_FILE_DOWNLOAD_FAILED", 502, "The file download failed."),
     "no_person": ("ERROR_NO_RECOGNITION_TARGET_DETECTED", 422,
                   "No person was detected in the image."),
     "no_credits": ("ERROR_NOT_ENOUGH_CREDITS", 429, "Not enough credits."),
@@ -62,23 +68,60 @@ def render_error(request: Request, exc: HumancutError) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=exc.headers)
 
 
+async def read_image(request: Request, form: str | None, *, max_bytes: int,
+                     max_side: int) -> Job:
+    """The `image` field of the multipart body as a Job; `form` None: from `return_form`."""
+    parts = await read_upload(request, service_of(request).settings, max_bytes)
+    if form is None:
+        form = _return_form(parts)
+    request.state.log["form"] = form
+    image = parts.get("image")
+    if image is None or (not image.data and not image.filename):  # no file chosen
+        raise HumancutError("missing_parameter", "The `image` file field is missing.")
+    return Job(bytes(image.data), form, max_side=max_side)
+
+
 @router.post(ROUTE, summary="Remove the background behind people",
              responses={200: {"description": "The envelope with data.image_url"}})
 async def portrait_background_removal(request: Request) -> JSONResponse:
     service = service_of(request)
+    s = service.settings
 
     async def read() -> Job:
-        parts = await read_upload(request, service.settings)
-        form = _return_form(parts)
-        request.state.log["form"] = form
-        image = parts.get("image")
-        if image is None or (not image.data and not image.filename):  # no file chosen
-            raise HumancutError("missing_parameter", "The `image` file field is missing.")
-        return Job(bytes(image.data), form, max_side=service.settings.max_side)
+        return await read_image(request, None, max_bytes=s.max_bytes, max_side=s.max_side)
 
     done = await service.handle(request, request.headers.get(KEY_HEADER), KEY_HEADER, read)
     body = envelope(request) | {"data": {"image_url": done.url}}
     return JSONResponse(body, headers=done.headers)
+
+
+@router.post(HD_ROUTE, summary="Remove the background behind people, large photos",
+             responses={200: {"description": "The envelope with data.elements[0].image_url"}})
+async def hd_portrait_background_removal(request: Request) -> JSONResponse:
+    """`image` only (other fields are ignored): an RGBA PNG at the photo's size, for photos
+    up to hd_max_bytes and hd_max_side (matted at max_model_side, the alpha scaled up)."""
+    service = service_of(request)
+    s = service.settings
+
+    async def read() -> Job:
+        return await read_image(request, "rgba", max_bytes=s.hd_max_bytes,
+                                max_side=s.hd_max_side)
+
+    done = await service.handle(request, request.headers.get(KEY_HEADER), KEY_HEADER, read)
+    body = envelope(request) | {"data": {"elements": [{"image_url": done.url}]}}
+    return JSONResponse(body, headers=done.headers)
+
+
+@router.get(CREDITS_ROUTE, summary="The calling key's credits")
+async def query_credits(request: Request) -> JSONResponse:
+    """B.4's fields for the calling key. humancut keeps only the balance, so `total` and
+    `last_recharge_balance` repeat it; unlimited keys report UNLIMITED_CREDITS."""
+    key = await service_of(request).authenticate(request.headers.get(KEY_HEADER), KEY_HEADER)
+    balance = float(UNLIMITED_CREDITS if key.credits is None else key.credits)
+    row = {"unique_sign": key.id, "name": key.name or key.id, "balance": balance,
+           "total": balance, "last_recharge_balance": balance, "balance_warning": 0,
+           "first_buy_time": int(key.created_at), "last_update_time": int(time.time())}
+    return JSONResponse(envelope(request) | {"data": [row]})
 
 
 def _return_form(parts: dict[str, Part]) -> str:
@@ -90,4 +133,4 @@ def _return_form(parts: dict[str, Part]) -> str:
     return RETURN_FORMS[value]
 
 
-family = Family("ailabtools", router, (ROUTE,), render_error)
+family = Family("ailabtools", router, (ROUTE, HD_ROUTE, CREDITS_ROUTE), render_error)

@@ -22,13 +22,13 @@ from ..errors import HumancutError
 from ..runner import Runner, create_runner
 from ..settings import Settings
 from ..store import Backends, ResultStore, open_backends
-from . import ailab, pages, results
+from . import ailab, pages, removebg, results
 from .family import Family
 from .middleware import ids_and_log
 from .service import CutService
 
 # The first family also answers for paths that belong to no family (404s, /readyz, ...).
-FAMILIES: list[Family] = [ailab.family]
+FAMILIES: list[Family] = [ailab.family, removebg.family]
 
 log = logging.getLogger("humancut.api")
 
@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_methods=["GET", "POST"],
                            allow_origins=[o.strip() for o in settings.cors_origins.split(",")],
-                           allow_headers=[ailab.KEY_HEADER, "content-type"])
+                           allow_headers=[ailab.KEY_HEADER, removebg.KEY_HEADER,
+                                          "content-type"])
     app.middleware("http")(ids_and_log)
     _handle_errors(app)
     for family in FAMILIES:

@@ -67,12 +67,31 @@ def new_trial_key(keys: KeyStore, settings: Settings) -> str:
     return secret
 
 
+REMOVEBG_CLIENTS = """
+### remove.bg clients
+
+The same keys also work with remove.bg's API: `POST /v1.0/removebg` and `GET /v1.0/account`
+(aliases `/api/removebg`, `/api/account`) with the `X-Api-Key` header. Tested clients and the
+line that points each at this server (`HOST` is this server's address):
+
+- PyPI `removebg`: `removebg.removebg.API_ENDPOINT = "http://HOST/v1.0/removebg"`
+- PyPI `remove-bg-api`: `remove_bg_api.API_URL = "http://HOST/v1.0"`
+- npm `remove.bg`: replace `https://api.remove.bg/v1.0/removebg` in its `dist/index.js`
+
+Every parameter that makes sense for people is served (size, format incl. zip, channels,
+crop, crop_margin, scale, position, roi, bg_color, bg_image_file, bg_image_url);
+`semitransparency` and the shadow fields are accepted without effect. One image costs one
+credit. Details: docs/removebg.md in the repository.
+"""
+
+
 def describe(route: str) -> str:
     """The /docs front matter: what the service is, then the sample programs as shipped."""
     text = ("Human background removal, compatible with AILabTools' API: POST a photo as "
             f"multipart/form-data to `{route}` with the `ailabapi-api-key` header. The "
             "samples read HUMANCUT_URL, HUMANCUT_KEY and IMAGE from the environment; they are "
             "also served at `/static/samples/<name>`.\n")
+    text += REMOVEBG_CLIENTS
     for name, (title, lang) in SAMPLES.items():
         code = (STATIC / "samples" / name).read_text(encoding="utf-8").strip()
         text += f"\n### {title} (`{name}`)\n\n```{lang}\n{code}\n```\n"

@@ -72,7 +72,7 @@ class CutService:
             raise
         finally:
             await self.limiter.release(key.id, admission)
-        request.state.log.update(outcome="ok", out_bytes=len(done.cut.png),
+        request.state.log.update(outcome="ok", out_bytes=len(done.cut.data),
                                  out_size=f"{done.cut.width}x{done.cut.height}",
                                  **{k: round(v, 1) for k, v in done.cut.timings.items()})
         return done
@@ -88,7 +88,7 @@ class CutService:
 
     async def _store(self, request: Request, key: ApiKey, cut: Cut) -> tuple[Stored, str]:
         try:
-            stored = await run_in_threadpool(self.results.put, cut.png, "image/png",
+            stored = await run_in_threadpool(self.results.put, cut.data, cut.content_type,
                                              self.settings.result_ttl)
         except Exception as exc:  # e.g. the data dir is full or read-only, S3 unreachable
             await self.refund(key)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
@@ -43,7 +44,8 @@ class FormReader:
     """Feed body chunks; collects each field once. Limits: `max_file` bytes per file part,
     `max_body` for the whole body."""
 
-    def __init__(self, content_type: str, *, max_file: int, max_body: int):
+    def __init__(self, content_type: str, *, max_file: int, max_body: int,
+                 max_field: int = MAX_FIELD_BYTES, max_parts: int = MAX_PARTS):
         kind, params = parse_options_header(content_type or "")
         if kind != b"multipart/form-data":
             raise HumancutError("missing_parameter",
@@ -52,6 +54,7 @@ class FormReader:
         if not boundary:
             raise _invalid("The multipart/form-data body has no boundary.")
         self.max_file, self.max_body = max_file, max_body
+        self.max_field, self.max_parts = max_field, max_parts
         self.received = 0
         self.parts: dict[str, Part] = {}
         self._part = Part()
@@ -84,8 +87,8 @@ class FormReader:
     # parser callbacks
     def _begin(self) -> None:
         self._count += 1
-        if self._count > MAX_PARTS:
-            raise _invalid(f"Too many form fields (at most {MAX_PARTS}).")
+        if self._count > self.max_parts:
+            raise _invalid(f"Too many form fields (at most {self.max_parts}).")
         self._part, self._headers = Part(), {}
 
     def _hfield(self, data: bytes, start: int, end: int) -> None:
@@ -108,7 +111,7 @@ class FormReader:
     def _data(self, data: bytes, start: int, end: int) -> None:
         part = self._part
         part.data += data[start:end]
-        limit = self.max_file if part.filename is not None else MAX_FIELD_BYTES
+        limit = self.max_file if part.filename is not None else self.max_field
         if len(part.data) > limit:
             if part.filename is not None:
                 raise HumancutError("file_too_large",
@@ -123,29 +126,55 @@ class FormReader:
         self.parts[part.name] = part
 
 
+T = TypeVar("T")
+
+
 async def read_form(content_type: str, body: AsyncIterator[bytes], *, max_file: int,
-                    max_body: int) -> dict[str, Part]:
-    reader = FormReader(content_type, max_file=max_file, max_body=max_body)
+                    max_body: int, **limits: int) -> dict[str, Part]:
+    reader = FormReader(content_type, max_file=max_file, max_body=max_body, **limits)
     async for chunk in body:
         reader.feed(chunk)
     return reader.finish()
 
 
-async def read_upload(request: Request, settings: Settings) -> dict[str, Part]:
-    """Parse the multipart body, stopping at the limits; a refused body is drained (up to a
-    bound) so the client reads our answer instead of a reset connection."""
-    max_body = max(settings.max_body_bytes, settings.max_bytes + MULTIPART_OVERHEAD)
+async def read_all(body: AsyncIterator[bytes], max_body: int) -> bytes:
+    """A whole non-multipart body, refused as soon as it passes `max_body` bytes."""
+    data = bytearray()
+    async for chunk in body:
+        data += chunk
+        if len(data) > max_body:
+            raise HumancutError("body_too_large", f"The request body is over {max_body} bytes.")
+    return bytes(data)
+
+
+async def read_upload(request: Request, settings: Settings,
+                      max_bytes: int | None = None) -> dict[str, Part]:
+    """The AILabTools routes' multipart body, the image within `max_bytes` (default: the
+    max_bytes setting)."""
+    max_file = settings.max_bytes if max_bytes is None else max_bytes
+    max_body = max(settings.max_body_bytes, max_file + MULTIPART_OVERHEAD)
+    content_type = request.headers.get("content-type", "")
+    return await read_bounded(
+        request, settings, max_body,
+        lambda stream: read_form(content_type, stream, max_file=max_file, max_body=max_body),
+        note=f", and the image at most {max_file} bytes")
+
+
+async def read_bounded(request: Request, settings: Settings, max_body: int,
+                       consume: Callable[[AsyncIterator[bytes]], Awaitable[T]], *,
+                       note: str = "") -> T:
+    """Run `consume` on the body stream, stopping at the limits (declared length, time);
+    a refused body is drained (up to a bound) so the client reads our answer instead of a
+    reset connection."""
     stream = request.stream()
     try:
         declared = int(request.headers.get("content-length") or 0)
         if declared > max_body:
             raise HumancutError("body_too_large",
                                 f"The request body is {declared} bytes; the limit is "
-                                f"{max_body} bytes, and the image at most "
-                                f"{settings.max_bytes} bytes.")
+                                f"{max_body} bytes{note}.")
         async with asyncio.timeout(settings.upload_timeout):
-            return await read_form(request.headers.get("content-type", ""), stream,
-                                   max_file=settings.max_bytes, max_body=max_body)
+            return await consume(stream)
     except TimeoutError:
         raise HumancutError("upload_timeout", f"The upload took longer than "
                             f"{settings.upload_timeout:g} s; send it faster.") from None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 KEY_PATTERN = re.compile(r"^hc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 STATUSES = ("active", "disabled", "revoked")
+UNLIMITED_CREDITS = 999_999_999  # what balance APIs report for a key without a credit limit
 
 
 @dataclass(frozen=True)
