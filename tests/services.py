@@ -40,7 +40,7 @@ def missing(service: str) -> str | None:
     """Why `service` cannot run here, or None."""
     if service == "postgres":
         if not (pg_bin("initdb") and pg_bin("pg_ctl")):
-            return "PostgreSQL is not installed (Debian package postgresql; `make test` installs it)"
+            return "PostgreSQL is not installed (Debian package postgresql; `make test` does)"
         if os.geteuid() == 0 and not shutil.which("runuser"):
             return "running as root without runuser to start PostgreSQL as `postgres`"
     if service == "redis" and not shutil.which("redis-server"):
