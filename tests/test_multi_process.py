@@ -244,3 +244,65 @@ def test_bad_configuration_stops_start_up(shared_env, postgres, setting: str, tm
     assert done.returncode == 2
     assert f"humancut: configuration: {named}=" in done.stderr
     assert "nope-pw" not in done.stderr and "Traceback" not in done.stderr
+
+
+# ---- docs/multi-process.md, run as written ---------------------------------------------
+
+def doc_blocks() -> list[str]:
+    text = (services.ROOT / "docs" / "multi-process.md").read_text()
+    return [b.split("\n", 1)[1] for b in text.split("```")[1::2] if b.startswith("sh\n")]
+
+
+def test_the_docs_commands_give_two_servers_sharing_everything(postgres, redis_server,
+                                                               moto, tmp_path) -> None:
+    start_block, stop_block = doc_blocks()
+    work = tmp_path / "multi"
+    ports = {name: str(services.free_port()) for name in
+             ("PG_PORT", "REDIS_PORT", "S3_PORT", "PORT_A", "PORT_B")}
+    os.chmod(tmp_path, 0o755)  # PostgreSQL runs as another user when we are root
+    for parent in tmp_path.parents:
+        if str(parent).startswith("/tmp/") or parent == tmp_path.parent:
+            os.chmod(parent, os.stat(parent).st_mode | 0o005)
+    env = {**os.environ, **ports, "WORK": str(work),
+           "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+    shell = subprocess.Popen(["bash", "-e"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=open(tmp_path / "shell.err", "w"), text=True, env=env)
+    assert shell.stdin and shell.stdout
+    try:
+        shell.stdin.write(start_block + "\necho __started__\n")
+        shell.stdin.flush()
+        lines: list[str] = []
+        for _ in range(200):  # pg_ctl's chatter, the key, the marker
+            lines.append(shell.stdout.readline().strip())
+            if lines[-1] in ("__started__", ""):
+                break
+        assert lines[-1] == "__started__", (tmp_path / "shell.err").read_text()
+        secret = lines[-2]
+        urls = [f"http://127.0.0.1:{ports[p]}" for p in ("PORT_A", "PORT_B")]
+        for url in urls:
+            _wait_ready(url, work)
+        answers = asyncio.run(post_all(urls, secret, photo()))
+        assert codes(answers) == ["", ""]
+        path = answers[0].json()["data"]["image_url"].removeprefix(urls[0])
+        assert httpx.get(urls[1] + path, timeout=30).status_code == 200
+        pg_url = f"postgresql://humancut:pg-password@127.0.0.1:{ports['PG_PORT']}/humancut"
+        store = open_backend(Settings(keys_url=pg_url), "keys_url")
+        assert store.get(key_id_of(secret)).credits == 98  # one balance for both
+        store.close()
+    finally:
+        shell.stdin.write(stop_block + "\nexit\n")
+        shell.stdin.flush()
+        shell.wait(60)
+    assert shell.returncode == 0, (tmp_path / "shell.err").read_text()
+
+
+def _wait_ready(url: str, work) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} not ready:\n{(work / 'a.log').read_text()[-2000:]}")

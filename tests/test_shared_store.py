@@ -235,3 +235,15 @@ def test_s3_presigned_url_expires_with_the_result(s3rver) -> None:
     assert got.status_code == 200 and got.content == b"png bytes"
     time.sleep(3.2)
     assert httpx.get(url).status_code == 403
+
+
+def test_flowbench_measures_both_backends(postgres, redis_server, moto) -> None:
+    from humancut import flowbench
+
+    moto.create_bucket("hc-flowbench")
+    shared = Settings(keys_url=postgres.url(), limits_url=redis_server.url(3),
+                      results_url="s3://hc-flowbench/r", s3_endpoint_url=moto.endpoint)
+    report = flowbench.run(shared, requests=5)
+    assert set(report) == {"SQLite + memory + files", "PostgreSQL + Redis + S3"}
+    assert all(r["requests"] == 5 and 0 < r["p50"] <= r["p95"] for r in report.values())
+    assert flowbench.render(report).startswith("| backends | p50 ms | p95 ms |")
