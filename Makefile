@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: install install-test model browser node-clients serve test lint clean
+.PHONY: install install-test model browser node-clients services serve test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,17 @@ node-clients:
 	  npm install --silent --no-audit --no-fund --prefix .node remove.bg@1.3.0; } || \
 	  echo "npm is not installed: the npm remove.bg client test will skip"
 
+# Real PostgreSQL and Redis (Debian) and s3rver (npm, into .services/) for the shared-backend
+# tests; they start their own on loopback and skip, saying why, where these cannot be installed.
+services:
+	@{ command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
+	  || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; } \
+	  || echo "postgresql/redis-server are not installed: their tests will skip"
+	@[ -x .services/node_modules/.bin/s3rver ] || { command -v npm >/dev/null && \
+	  npm install --prefix .services --no-audit --no-fund --silent s3rver@3; } \
+	  || echo "s3rver is not installed: the presigned-expiry test will skip"
+
 serve: install model
 	@echo "Create an API key in another terminal: .venv/bin/humancut keys create"
 	$(BIN)/humancut serve
@@ -47,8 +58,8 @@ serve: install model
 lint: install-test
 	$(BIN)/ruff check src tests
 
-test: install-test model browser node-clients lint
+test: install-test model browser node-clients services lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .node out .pytest_cache
+	rm -rf $(VENV) .node .services out .pytest_cache

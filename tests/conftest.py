@@ -73,3 +73,44 @@ def landscape(size: tuple[int, int] = (320, 240)) -> Image.Image:
     sky, grass = np.array([120, 170, 230]), np.array([60, 140, 50])
     rows = (sky * (1 - y) + grass * y).astype(np.uint8)
     return Image.fromarray(np.broadcast_to(rows, (h, w, 3)).copy())
+
+
+# ---- real backing services (tests/services.py), one of each per run --------------------
+
+def _service(kind: str, make):  # noqa: ANN001, ANN202 - a fixture body
+    import services
+
+    why = services.missing(kind)
+    if why:
+        pytest.skip(why)
+    svc = make()
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    import services
+
+    yield from _service("postgres", services.Postgres)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[object]:
+    import services
+
+    yield from _service("redis", lambda: services.Redis().start())
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[object]:
+    import services
+
+    yield from _service("moto", lambda: services.Moto().start())
+
+
+@pytest.fixture(scope="session")
+def s3rver() -> Iterator[object]:
+    import services
+
+    yield from _service("s3rver", lambda: services.S3rver("humancut-expiry").start())

@@ -186,9 +186,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_copy(args: argparse.Namespace) -> int:
+    """Keys, hashes, statuses, balances and limits from one store to another (e.g. SQLite ->
+    PostgreSQL). The source wins on a second run; a key revoked in the target stays so."""
+    from .store import open_keys
+    from .store.keys import copy_keys
+
+    if not (args.from_url and args.to_url):
+        print("humancut: keys copy needs --from URL and --to URL", file=sys.stderr)
+        return 2
+    settings = settings_from(args)
+    source = open_keys(settings.replace(keys_url=args.from_url))
+    target = open_keys(settings.replace(keys_url=args.to_url))
+    try:
+        added, updated = copy_keys(source, target)
+    finally:
+        source.close()
+        target.close()
+    print(f"copied keys: {added} added, {updated} updated (balances now as in the source)")
+    return 0
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     from .store import open_keys
 
+    if args.action == "copy":
+        return cmd_keys_copy(args)
     store = open_keys(settings_from(args))
     if args.action == "create":
         key, secret = store.create(args.name or "", args.credits, rate_per_minute=args.rate,
@@ -270,17 +293,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let the trial page work without a key (rate limited)")
     _backend_flags(p)
     p.add_argument("--limits-url", help="per-key limits (default memory://)")
+    p.add_argument("--limits-unreachable", choices=["open", "busy"],
+                   help="when Redis is down: admit without limits, or answer 503")
+    p.add_argument("--s3-endpoint-url", help="an S3-compatible service (default: AWS)")
+    p.add_argument("--s3-urls", choices=["api", "presigned"],
+                   help="S3 result URLs: this API streams them, or presigned GETs")
     p.add_argument("--runner", help="where the model runs (default thread)")
     _engine_flags(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("keys", help="manage API keys")
-    p.add_argument("action", choices=["create", "list", "revoke", "disable", "enable"])
+    p.add_argument("action", choices=["create", "list", "revoke", "disable", "enable", "copy"])
     p.add_argument("id", nargs="?", help="key id, for revoke/disable/enable")
     p.add_argument("--name", help="a label for the key")
     p.add_argument("--credits", type=int, help="calls allowed (default: unlimited)")
     p.add_argument("--rate", type=int, help="requests a minute (default: the server's)")
     p.add_argument("--concurrency", type=int, help="requests in progress at once")
+    p.add_argument("--from", dest="from_url", metavar="URL", help="copy: the source key store")
+    p.add_argument("--to", dest="to_url", metavar="URL", help="copy: the target key store")
     _backend_flags(p, results=False)
     p.set_defaults(func=cmd_keys)
 

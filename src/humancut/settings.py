@@ -57,6 +57,13 @@ class Settings:
     keys_url: str = ""  # sqlite://<data_dir>/keys.db
     results_url: str = ""  # file://<data_dir>/results
     limits_url: str = ""  # memory://
+    # shared backends (docs/multi-process.md)
+    backend_timeout: float = 5.0  # seconds to reach PostgreSQL/Redis/S3 before answering busy
+    lease_ttl: float = 0.0  # seconds an in-flight slot (Redis) outlives a crashed server;
+    # 0 = upload_timeout + request_timeout + 30
+    limits_unreachable: str = "open"  # Redis down: open (admit, log a warning) | busy (503)
+    s3_endpoint_url: str = ""  # an S3-compatible service; empty = AWS
+    s3_urls: str = "api"  # image_url of S3 results: api (/api/results/..) | presigned
     runner: str = "thread"  # where the model runs: a name from humancut.runner.RUNNERS
     public_base_url: str = ""  # e.g. https://cut.example.com; empty = from the request
     result_ttl: int = 24 * 3600  # seconds a result URL stays valid

@@ -6,7 +6,10 @@
 | results_url | ResultStore (results.py) | file://<data_dir>/results (files.py) |
 | limits_url | Limiter (limits.py) | memory:// (memory.py) |
 
-A backend is one module with a class that has `from_url(url)`; add it to BACKENDS.
+Shared backends, for more than one server process (docs/multi-process.md): postgresql://
+(postgres.py), redis:// (redis.py), s3:// (s3.py).
+
+A backend is one module with a class that has `from_url(url, settings)`; add it to BACKENDS.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from .sqlite import SQLiteKeyStore
 # setting -> URL scheme -> "module:Class" (imported only when used, so a backend's client
 # library is needed only by those who choose it)
 BACKENDS: dict[str, dict[str, str]] = {
-    "keys_url": {"sqlite": "sqlite:SQLiteKeyStore"},
-    "results_url": {"file": "files:FileResultStore"},
-    "limits_url": {"memory": "memory:MemoryLimiter"},
+    "keys_url": {"sqlite": "sqlite:SQLiteKeyStore", "postgresql": "postgres:PostgresKeyStore",
+                 "postgres": "postgres:PostgresKeyStore"},
+    "results_url": {"file": "files:FileResultStore", "s3": "s3:S3ResultStore"},
+    "limits_url": {"memory": "memory:MemoryLimiter", "redis": "redis:RedisLimiter"},
 }
 
 
@@ -63,7 +67,7 @@ def open_backend(settings: Settings, setting: str) -> Any:
     module, cls = known[scheme].split(":")
     try:
         backend = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
-        return backend.from_url(url)
+        return backend.from_url(url, settings)
     except ImportError as exc:
         raise ConfigError(f"{name}={redact(url)}: its client library is not installed "
                           f"({exc.name}); pip install 'humancut[{scheme}]'") from None

@@ -30,7 +30,7 @@ class FileResultStore(ResultStore):
         self.db = Database(self.files / "index.db", self.SCHEMA)
 
     @classmethod
-    def from_url(cls, url: str) -> FileResultStore:
+    def from_url(cls, url: str, settings: object = None) -> FileResultStore:
         return cls(url_path(url, "file"))
 
     def put(self, data: bytes, content_type: str, ttl: float) -> Stored:

@@ -10,6 +10,7 @@ import hmac
 import re
 import secrets
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 KEY_PATTERN = re.compile(r"^hc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
@@ -94,5 +95,45 @@ class KeyStore(ABC):
     def refund_credit(self, key_id: str) -> None:
         """Give back a credit taken by reserve_credit for a call that then failed."""
 
+    def export(self) -> Iterator[tuple[ApiKey, str]]:
+        """Every key with its stored hash, for `humancut keys copy`."""
+        raise NotImplementedError(f"{type(self).__name__} cannot export keys")
+
+    def restore(self, key: ApiKey, secret_hash: str) -> None:
+        """Insert or overwrite a key by id (see UPSERT)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot restore keys")
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+# `keys copy` semantics, shared by the SQL stores ({p} is the driver's placeholder): the
+# source wins (name, hash, balance, limits), except that a key revoked in the target stays
+# revoked. Running it twice leaves the target as after the first run.
+UPSERT = """
+INSERT INTO keys (id, name, secret_sha256, status, credits, created_at, rate_per_minute,
+                  max_in_flight) VALUES ({p},{p},{p},{p},{p},{p},{p},{p})
+ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_sha256 = excluded.secret_sha256,
+    status = CASE WHEN keys.status = 'revoked' THEN 'revoked' ELSE excluded.status END,
+    credits = excluded.credits, created_at = excluded.created_at,
+    rate_per_minute = excluded.rate_per_minute, max_in_flight = excluded.max_in_flight
+"""
+
+
+def upsert_values(key: ApiKey, secret_hash: str) -> tuple[object, ...]:
+    check_status(key.status)
+    check_limits(credits=key.credits, rate_per_minute=key.rate_per_minute,
+                 max_in_flight=key.max_in_flight)
+    return (key.id, key.name, secret_hash, key.status, key.credits, key.created_at,
+            key.rate_per_minute, key.max_in_flight)
+
+
+def copy_keys(source: KeyStore, target: KeyStore) -> tuple[int, int]:
+    """Copy every key (hash, status, balance, limits) from source to target; (added, updated).
+    Idempotent: a second run overwrites balances with the source's again."""
+    added = updated = 0
+    for key, secret_hash in source.export():
+        existed = target.get(key.id) is not None
+        target.restore(key, secret_hash)
+        updated, added = updated + existed, added + (not existed)
+    return added, updated

@@ -17,7 +17,7 @@ class MemoryLimiter(Limiter):
         self._in_flight: dict[str, int] = {}
 
     @classmethod
-    def from_url(cls, url: str) -> MemoryLimiter:
+    def from_url(cls, url: str, settings: object = None) -> MemoryLimiter:
         if url.rstrip("/") != "memory:":
             raise ValueError(f"expected memory://, got {url!r}")
         return cls()

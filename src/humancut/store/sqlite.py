@@ -6,9 +6,20 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from .keys import ApiKey, KeyStore, check_limits, check_status, key_id_of, matches, new_secret
+from .keys import (
+    UPSERT,
+    ApiKey,
+    KeyStore,
+    check_limits,
+    check_status,
+    key_id_of,
+    matches,
+    new_secret,
+    upsert_values,
+)
 
 
 class Database:
@@ -58,7 +69,7 @@ class SQLiteKeyStore(KeyStore):
         self.db = Database(path, self.SCHEMA)
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteKeyStore:
+    def from_url(cls, url: str, settings: object = None) -> SQLiteKeyStore:
         return cls(url_path(url, "sqlite"))
 
     def create(self, name: str = "", credits: int | None = None, *,
@@ -111,6 +122,13 @@ class SQLiteKeyStore(KeyStore):
         self.db.connect().execute(
             "UPDATE keys SET credits = credits + 1 WHERE id = ? AND credits IS NOT NULL",
             (key_id,))
+
+    def export(self) -> Iterator[tuple[ApiKey, str]]:
+        rows = self.db.connect().execute("SELECT * FROM keys ORDER BY created_at").fetchall()
+        return iter([(self._key(r), r["secret_sha256"]) for r in rows])
+
+    def restore(self, key: ApiKey, secret_hash: str) -> None:
+        self.db.connect().execute(UPSERT.format(p="?"), upsert_values(key, secret_hash))
 
     @staticmethod
     def _key(row: sqlite3.Row) -> ApiKey:

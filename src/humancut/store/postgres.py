@@ -1,0 +1,160 @@
+"""PostgreSQL keys (`postgresql://user[:password]@host:port/dbname`), shared by any number of
+server processes. psycopg 3 with a connection pool; each call takes a checked connection, so
+a restarted server is reconnected to without restarting humancut, and a call that cannot get
+one within `backend_timeout` answers `busy` (outage.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..settings import Settings
+from .keys import (
+    UPSERT,
+    ApiKey,
+    KeyStore,
+    check_limits,
+    check_status,
+    key_id_of,
+    matches,
+    new_secret,
+    upsert_values,
+)
+from .outage import unavailable
+
+# Migrations in order; the schema's version is how many have run. Never edit one: append.
+MIGRATIONS = [
+    """CREATE TABLE keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_sha256 TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active',
+        credits BIGINT CHECK (credits >= 0),
+        created_at DOUBLE PRECISION NOT NULL,
+        rate_per_minute INTEGER,
+        max_in_flight INTEGER
+    )""",
+]
+MIGRATION_LOCK = 0x68756D616E637574  # "humancut": servers starting at once migrate in turn
+POOL_SIZE = 10
+T = TypeVar("T")
+log = logging.getLogger("humancut.store")
+
+
+def migrate(conn: psycopg.Connection[Any]) -> int:
+    """Bring the schema to the latest version in one transaction, under an advisory lock
+    released with it; the version reached."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS humancut_schema_version "
+                     "(version INTEGER NOT NULL, migrated_at TIMESTAMPTZ DEFAULT now())")
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM humancut_schema_version"
+                           ).fetchone()
+        version = row[0] if row else 0
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute("INSERT INTO humancut_schema_version (version) VALUES (%s)", (number,))
+    return len(MIGRATIONS)
+
+
+class PostgresKeyStore(KeyStore):
+    def __init__(self, url: str, timeout: float = 5.0):
+        # A direct connection first: its error says why (wrong password, unknown host), where
+        # a pool would only time out.
+        with psycopg.connect(url, connect_timeout=max(1, round(timeout))) as conn:
+            migrate(conn)
+        self.pool = ConnectionPool(
+            url, min_size=1, max_size=POOL_SIZE, timeout=timeout, open=False,
+            check=ConnectionPool.check_connection, reconnect_timeout=max(60.0, timeout),
+            kwargs={"autocommit": True, "row_factory": dict_row,
+                    "connect_timeout": max(1, round(timeout))})
+        self.pool.open(wait=True, timeout=timeout)
+
+    @classmethod
+    def from_url(cls, url: str, settings: Settings | None = None) -> PostgresKeyStore:
+        return cls(url, (settings or Settings()).backend_timeout)
+
+    def _run(self, use: Callable[[psycopg.Connection[Any]], T]) -> T:
+        try:
+            with self.pool.connection() as conn:
+                return use(conn)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise unavailable("key store", exc) from None
+
+    def _one(self, sql: str, params: tuple[object, ...] = ()) -> dict[str, Any] | None:
+        return self._run(lambda c: c.execute(sql, params).fetchone())  # type: ignore[arg-type]
+
+    def create(self, name: str = "", credits: int | None = None, *,
+               rate_per_minute: int | None = None,
+               max_in_flight: int | None = None) -> tuple[ApiKey, str]:
+        check_limits(credits=credits, rate_per_minute=rate_per_minute,
+                     max_in_flight=max_in_flight)
+        key_id, secret, secret_hash = new_secret()
+        key = ApiKey(key_id, name, "active", credits, time.time(), rate_per_minute,
+                     max_in_flight)
+        self.restore(key, secret_hash)
+        return key, secret
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        row = self._one("SELECT * FROM keys WHERE id = %s", (key_id_of(secret),))
+        if not matches(secret, row["secret_sha256"] if row else None):
+            return None
+        return self._key(row)  # type: ignore[arg-type]
+
+    def get(self, key_id: str) -> ApiKey | None:
+        row = self._one("SELECT * FROM keys WHERE id = %s", (key_id,))
+        return self._key(row) if row else None
+
+    def list(self) -> list[ApiKey]:
+        return [key for key, _ in self.export()]
+
+    def set_status(self, key_id: str, status: str) -> bool:
+        check_status(status)
+        return self._one("UPDATE keys SET status = %s WHERE id = %s RETURNING id",
+                         (status, key_id)) is not None
+
+    def reserve_credit(self, key_id: str) -> bool:
+        # One conditional UPDATE: atomic across every server process. Unlimited keys (NULL)
+        # match too and stay NULL.
+        return self._one("UPDATE keys SET credits = credits - 1 WHERE id = %s AND "
+                         "(credits IS NULL OR credits > 0) RETURNING id", (key_id,)) is not None
+
+    def refund_credit(self, key_id: str) -> None:
+        # A refund must not be lost to a short outage: retry while PostgreSQL restarts, then
+        # leave a log line to reconcile by hand.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self._one("UPDATE keys SET credits = credits + 1 WHERE id = %s AND "
+                          "credits IS NOT NULL RETURNING id", (key_id,))
+                return
+            except Exception as exc:  # noqa: BLE001 - retried, then logged
+                if time.monotonic() > deadline:
+                    log.error(json.dumps({"event": "refund_failed", "key_id": key_id,
+                                          "error": str(exc)}))
+                    return
+                time.sleep(0.5)
+
+    def export(self) -> Iterator[tuple[ApiKey, str]]:
+        rows = self._run(lambda c: c.execute("SELECT * FROM keys ORDER BY created_at")
+                         .fetchall())
+        return iter([(self._key(r), r["secret_sha256"]) for r in rows])  # type: ignore[index]
+
+    def restore(self, key: ApiKey, secret_hash: str) -> None:
+        self._run(lambda c: c.execute(UPSERT.format(p="%s"),  # type: ignore[arg-type]
+                                      upsert_values(key, secret_hash)))
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @staticmethod
+    def _key(row: dict[str, Any]) -> ApiKey:
+        return ApiKey(row["id"], row["name"], row["status"], row["credits"], row["created_at"],
+                      row["rate_per_minute"], row["max_in_flight"])
