@@ -238,7 +238,7 @@ def test_s3_presigned_url_expires_with_the_result(s3rver) -> None:
 
 
 def test_flowbench_measures_both_backends(postgres, redis_server, moto) -> None:
-    from humancut import flowbench
+    from humancut.bench import flow as flowbench
 
     moto.create_bucket("hc-flowbench")
     shared = Settings(keys_url=postgres.url(), limits_url=redis_server.url(3),

@@ -249,6 +249,14 @@ def cmd_keys(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
+    if args.flow:
+        from .bench import flow
+
+        settings = settings_from(args)
+        shared = settings if settings.keys_url or settings.limits_url or settings.results_url \
+            else None
+        print(flow.render(flow.run(shared, args.requests)))
+        return 0
     report = bench.run(vs_rembg=args.vs_rembg, concurrency=bench.parse_list(args.concurrency, int),
                        requests=args.requests, json_path=args.json, images_dir=args.images,
                        sizes=bench.parse_list(args.sizes, float), soak_n=args.soak,
@@ -336,6 +344,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soak", type=int, default=0, metavar="N",
                    help="N requests to measure RSS growth (0 = skip; 2000 for the full figure)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--flow", action="store_true",
+                   help="instead: the request flow's own cost (model excluded) on the embedded "
+                        "backends and, when given, on --keys-url/--limits-url/--results-url")
+    p.add_argument("--keys-url")
+    p.add_argument("--limits-url")
+    p.add_argument("--results-url")
+    p.add_argument("--s3-endpoint-url")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -3,33 +3,29 @@
 small cut, for the embedded backends (SQLite + memory + files) and, when given, shared ones
 (PostgreSQL + Redis + S3).
 
-    python -m humancut.flowbench --keys-url postgresql://... --limits-url redis://... \\
+    humancut bench --flow --keys-url postgresql://... --limits-url redis://... \\
         --results-url s3://bucket/bench --s3-endpoint-url http://127.0.0.1:9000
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import socket
 import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 import uvicorn
 from PIL import Image
 
-from .api import create_app
-from .remover import Cut, Job
-from .runner import Runner
-from .settings import Settings
-from .store import open_keys
-
-ROUTE = "/api/cutout/portrait/portrait-background-removal"
+from ..api import ROUTE, create_app
+from ..remover import Cut, Job
+from ..runner import Runner
+from ..settings import Settings
+from ..store import open_keys
 
 
 class FixedRunner(Runner):
@@ -96,23 +92,3 @@ def render(report: dict[str, dict[str, float]]) -> str:
     lines = ["| backends | p50 ms | p95 ms |", "|---|---|---|"]
     lines += [f"| {name} | {r['p50']:.1f} | {r['p95']:.1f} |" for name, r in report.items()]
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m humancut.flowbench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    for flag in ("--keys-url", "--limits-url", "--results-url", "--s3-endpoint-url"):
-        p.add_argument(flag, default="")
-    p.add_argument("--requests", type=int, default=200)
-    args = p.parse_args(argv)
-    shared = None
-    if args.keys_url or args.limits_url or args.results_url:
-        shared = Settings.from_env(keys_url=args.keys_url, limits_url=args.limits_url,
-                                   results_url=args.results_url,
-                                   s3_endpoint_url=args.s3_endpoint_url)
-    print(render(run(shared, args.requests)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
