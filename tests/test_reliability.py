@@ -130,7 +130,7 @@ def test_load_mixed_forms_and_bad_inputs(server, astronaut):
     Zero 500s, every answer a valid envelope, RSS stable. Set HUMANCUT_LOAD_REQUESTS=5000
     for the full run."""
     key = server.create_key(None, "--concurrency", "0", "--rate", "0")
-    good = encode(astronaut.resize((320, 320)), "JPEG", quality=85)
+    good = encode(astronaut.resize((192, 192)), "JPEG", quality=85)  # small: load, not model time
     bad = [b"", b"GIF89a", good[:2000], b"\x89PNG\r\n\x1a\n" + b"\0" * 30,
            encode(Image.new("RGB", (2100, 8)))]
     forms = ["", "mask", "whiteBK", "crop"]
