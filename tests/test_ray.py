@@ -48,7 +48,7 @@ BULK_ARGS = ["--ray-num-cpus", "0.5", "--ray-max-replicas", "2", "--threads", "1
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
     """A single-node Ray on 127.0.0.1 with 2 CPUs; its address."""
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=False)
     try:
         yield ray.get_runtime_context().gcs_address
@@ -161,6 +161,57 @@ def test_a_killed_model_replica_is_replaced_and_calls_keep_the_envelope(server, 
         assert time.monotonic() < deadline, "no replica replaced the killed one"
         time.sleep(2)
     assert model_replicas() and model_replicas() != [before]
+
+
+def listening(pids: list[int]) -> set[str]:
+    """The addresses these processes listen on (TCP)."""
+    import psutil
+
+    found = set()
+    for pid in pids:
+        try:
+            found |= {c.laddr.ip for c in psutil.Process(pid).net_connections("tcp")
+                      if c.status == psutil.CONN_LISTEN}
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def test_serve_ray_starts_its_own_ray_on_loopback_and_stops_it(tmp_path, small_jpeg):
+    """Without --ray-address: a Ray of its own, every port on 127.0.0.1, all of it gone
+    after SIGTERM."""
+    import psutil
+
+    s = Server(tmp_path / "data", ["--ray", "--ray-cpus", "1", "--ray-num-cpus", "0.5",
+                                   "--threads", "1", "--ray-max-replicas", "1"],
+               env=RAY_ENV, ready_timeout=180).start()
+    try:
+        assert post(s, s.create_key(), small_jpeg).status_code == 200
+        tree = [s.pid] + [p.pid for p in psutil.Process(s.pid).children(recursive=True)]
+        assert len(tree) > 5  # gcs_server, raylet, Serve's actors, the replicas...
+        assert listening(tree) <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening(tree)
+    finally:
+        assert s.stop(timeout=60) == 0, s.log()
+    time.sleep(2)
+    assert not [p for p in tree if psutil.pid_exists(p)
+                and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+def test_the_committed_serve_config_builds_the_app():
+    """deploy/ray-serve.yaml passes Serve's own schema and its import path builds the app
+    (`serve deploy` itself needs a cluster with the dashboard: not run here)."""
+    import yaml
+    from ray import serve
+    from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
+    from ray.serve.schema import ServeDeploySchema
+
+    from humancut.runner.ray import app_builder
+
+    config = Path(__file__).resolve().parents[1] / "deploy" / "ray-serve.yaml"
+    [app] = ServeDeploySchema.model_validate(yaml.safe_load(config.read_text())).applications
+    assert app.import_path == "humancut.runner.ray:app_builder"
+    built = call_user_app_builder_with_args_if_necessary(app_builder, app.args)
+    assert isinstance(built, serve.Application)
 
 
 # ---- cut --ray --------------------------------------------------------------------------

@@ -32,7 +32,8 @@ def connect(settings: Settings) -> bool:
     if settings.ray_address:
         ray.init(address=settings.ray_address, log_to_driver=False)
         return False
-    ray.init(num_cpus=settings.ray_cpus or None, include_dashboard=False,
+    # "local": a new instance, never one found on the machine (`ray start`, RAY_ADDRESS).
+    ray.init(address="local", num_cpus=settings.ray_cpus or None, include_dashboard=False,
              _node_ip_address="127.0.0.1", log_to_driver=False)
     return True
 
