@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import engine, imageops
+from . import batch, engine, imageops
 from .errors import ConfigError, HumancutError, ModelFileError
 from .evaluate import IMAGE_SUFFIXES, evaluate
 from .remover import Remover
@@ -55,6 +55,16 @@ def _backend_flags(p: argparse.ArgumentParser, results: bool = True) -> None:
                        help="result store (default file://<data-dir>/results)")
 
 
+def _ray_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Ray (pip install 'humancut[ray]'; docs/ray.md)")
+    g.add_argument("--ray", action="store_true", help="run on Ray")
+    g.add_argument("--ray-address", help="join this Ray cluster (default: start one here)")
+    g.add_argument("--ray-cpus", type=int, help="CPUs of a Ray started here (0 = all)")
+    g.add_argument("--ray-num-cpus", type=float, help="CPUs per model replica / bulk actor")
+    g.add_argument("--ray-min-replicas", type=int, help="model replicas at least")
+    g.add_argument("--ray-max-replicas", type=int, help="model replicas (bulk actors) at most")
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment, overridden by every flag named like a field."""
     names = [f.name for f in dataclasses.fields(Settings)]
@@ -62,26 +72,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 # ---- cut -------------------------------------------------------------------------------
-
-def _jobs(inputs: Sequence[str], out: Path | None) -> list[tuple[Path, Path]]:
-    """(source, destination) for every image named or found under a named folder."""
-    jobs: list[tuple[Path, Path]] = []
-    single_file = len(inputs) == 1 and Path(inputs[0]).is_file()
-    for name in inputs:
-        src = Path(name)
-        if src.is_dir():
-            root = out if out else src.with_name(src.name + "-cut")
-            for f in sorted(p for p in src.rglob("*") if p.is_file()):
-                if f.suffix.lower() in IMAGE_SUFFIXES:
-                    jobs.append((f, (root / f.relative_to(src)).with_suffix(".png")))
-        elif single_file and out and not out.is_dir() and not str(out).endswith("/"):
-            jobs.append((src, out))
-        elif out:
-            jobs.append((src, out / (src.stem + ".png")))
-        else:
-            jobs.append((src, src.with_name(src.stem + ".cut.png")))
-    return jobs
-
 
 def cmd_cut(args: argparse.Namespace) -> int:
     remover = Remover(settings_from(args))
@@ -97,7 +87,9 @@ def cmd_cut(args: argparse.Namespace) -> int:
     if missing:
         print(f"humancut: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    jobs = _jobs(args.inputs, out)
+    if args.ray:
+        return _cut_on_ray(args, out)
+    jobs = batch.list_jobs(args.inputs, out)
     if not jobs:
         print("humancut: no images found (looked for "
               f"{', '.join(IMAGE_SUFFIXES)})", file=sys.stderr)
@@ -107,23 +99,21 @@ def cmd_cut(args: argparse.Namespace) -> int:
     bar = tqdm(jobs, unit="img", disable=len(jobs) < 2 or args.quiet, file=sys.stderr)
     for src, dst in bar:
         bar.set_postfix_str(src.name, refresh=False)
-        try:
-            result = remover.remove_bytes(src.read_bytes(), args.form)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(dst.name + ".part")
-            tmp.write_bytes(result)
-            tmp.replace(dst)
-        except HumancutError as exc:
-            failures.append((src, f"{exc.code}: {exc.message}"))
-        except OSError as exc:
-            failures.append((src, f"{type(exc).__name__}: {exc}"))
-    done = len(jobs) - len(failures)
-    if not args.quiet:
-        where = jobs[0][1] if len(jobs) == 1 else jobs[0][1].parent
-        print(f"{done} of {len(jobs)} images cut -> {where}", file=sys.stderr)
-    for src, why in failures:
-        print(f"failed: {src}: {why}", file=sys.stderr)
-    return 1 if failures else 0
+        if why := batch.cut_one(remover, None, src, dst, args.form):
+            failures.append((src, why))
+    where = jobs[0][1] if len(jobs) == 1 else jobs[0][1].parent
+    return batch.summarize(len(jobs), failures, where, quiet=args.quiet)
+
+
+def _cut_on_ray(args: argparse.Namespace, out: Path | None) -> int:
+    """One folder in, one folder out, on Ray Data (humancut[ray])."""
+    src = Path(args.inputs[0])
+    if len(args.inputs) != 1 or not src.is_dir() or out is None:
+        print("humancut: cut --ray takes one INPUT folder and -o OUTPUT folder", file=sys.stderr)
+        return 2
+    from .raybulk import cut_folder
+
+    return cut_folder(settings_from(args), src, out, args.form, quiet=args.quiet)
 
 
 # ---- eval ------------------------------------------------------------------------------
@@ -176,6 +166,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    if args.ray:
+        from .raycluster import serve_forever
+
+        return serve_forever(settings)
     app = create_app(settings)
     where = ", ".join(redact(backend_url(settings, s))
                       for s in ("keys_url", "results_url", "limits_url"))
@@ -279,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--form", default="rgba", choices=imageops.FORMS)
     p.add_argument("-q", "--quiet", action="store_true")
     _engine_flags(p)
+    _ray_flags(p)
     p.set_defaults(func=cmd_cut)
 
     p = sub.add_parser("eval", help="quality report against labelled alpha mattes")
@@ -308,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="S3 result URLs: this API streams them, or presigned GETs")
     p.add_argument("--runner", help="where the model runs (default thread)")
     _engine_flags(p)
+    _ray_flags(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("keys", help="manage API keys")

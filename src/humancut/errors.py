@@ -45,6 +45,10 @@ class HumancutError(Exception):
     def status(self) -> int:
         return PROBLEMS[self.code][0]
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from code and message: runners on other processes (Ray) pickle it.
+        return (HumancutError, (self.code, self.message), {"headers": self.headers})
+
 
 class ModelFileError(RuntimeError):
     """The model file is missing or does not match its pinned hash."""

@@ -78,6 +78,14 @@ class Settings:
     trial_key: bool = False  # let the trial page work without a key (rate limited)
     trial_rate_per_minute: int = 10
     log_level: str = "info"
+    # Ray (humancut[ray]: `serve --ray`, `cut --ray`; docs/ray.md)
+    ray_address: str = ""  # join this cluster (host:port, auto); empty = start Ray on loopback
+    ray_cpus: int = 0  # CPUs of a Ray started here; 0 = all of this machine's
+    ray_num_cpus: float = 1.0  # CPUs reserved per model replica and per bulk actor
+    ray_min_replicas: int = 1  # model replicas autoscaling keeps at least
+    ray_max_replicas: int = 2  # ... and at most (also: bulk actors)
+    ray_target_ongoing: float = 2.0  # autoscaling aims at this many requests per replica
+    ray_ingress_replicas: int = 1  # replicas of the FastAPI app (HTTP ingress)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -1,5 +1,6 @@
 """Runners: where the model runs, behind one small base class (base.py), chosen by the
-`runner` setting. `thread` runs it in this process."""
+`runner` setting. `thread` runs it in this process,
+`ray` on a Ray Serve deployment (ray.py, humancut[ray])."""
 
 from __future__ import annotations
 
@@ -17,8 +18,19 @@ def _thread(settings: Settings, remover: Remover | None) -> Runner:
                         queue_size=settings.queue_size, timeout=settings.request_timeout)
 
 
+def _ray(settings: Settings, remover: Remover | None) -> Runner:
+    """The Model deployment of a humancut Serve app already running on the cluster that
+    `ray_address` names (`serve --ray` composes its own; humancut[ray])."""
+    from ..raycluster import connect
+    from .ray import RayRunner, model_handle
+
+    connect(settings)
+    return RayRunner(model_handle(), timeout=settings.request_timeout)
+
+
 # name -> factory(settings, remover or None)
-RUNNERS: dict[str, Callable[[Settings, Remover | None], Runner]] = {"thread": _thread}
+RUNNERS: dict[str, Callable[[Settings, Remover | None], Runner]] = {"thread": _thread,
+                                                                     "ray": _ray}
 
 
 def create_runner(settings: Settings, remover: Remover | None = None) -> Runner:

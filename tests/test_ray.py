@@ -1,0 +1,276 @@
+"""humancut on a real single-node Ray (2 CPUs, loopback only): `serve --ray` answers the SDK
+and keeps the envelope through credits, a full queue and a killed replica; `cut --ray`
+equals the local batch, resumes, and reports a corrupt file.
+
+This process starts the Ray cluster (the head) once for the module; the servers and bulk
+jobs join it with --ray-address, and the kill test finds the replica from here."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+# Before `ray` is imported (it reads them at import): loopback only, no token auth, no
+# usage stats. Subprocesses inherit them.
+RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled",
+           "RAY_USAGE_STATS_ENABLED": "0"}
+os.environ.update(RAY_ENV)
+ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
+
+from ailabtools import AILabClient  # noqa: E402
+
+from conftest import SHARED_EVAL, decode, encode, landscape  # noqa: E402
+from humancut.cli import main  # noqa: E402
+from server import ROUTE, Server  # noqa: E402
+
+# Ray Serve's own pydantic deprecations, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+HUMANCUT = [sys.executable, "-m", "humancut.cli"]
+EVAL_IMAGES = Path(os.environ.get("HUMANCUT_EVAL_DIR") or SHARED_EVAL) / "people-masks" / "images"
+# Small so the tests share 2 CPUs: one model replica (1 CPU) for the server, 0.5-CPU actors
+# for the bulk jobs; one model thread each, like the local batch below.
+SERVER_ARGS = ["--ray-max-replicas", "1", "--ray-num-cpus", "1", "--threads", "1",
+               "--workers", "1", "--queue-size", "16"]
+BULK_ARGS = ["--ray-num-cpus", "0.5", "--ray-max-replicas", "2", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """A single-node Ray on 127.0.0.1 with 2 CPUs; its address."""
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+             log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server(cluster: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = Server(tmp_path_factory.mktemp("ray") / "data",
+               extra_args=["--ray", "--ray-address", cluster, *SERVER_ARGS], env=RAY_ENV,
+               ready_timeout=180).start()
+    yield s
+    assert s.stop(timeout=60) == 0, s.log()
+
+
+def post(server: Server, key: str, data: bytes) -> httpx.Response:
+    return httpx.post(server.url + ROUTE, headers={"ailabapi-api-key": key},
+                      files={"image": ("a.jpg", data)}, timeout=120)
+
+
+def many(server: Server, key: str, data: bytes, n: int) -> list[httpx.Response]:
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda _: post(server, key, data), range(n)))
+
+
+def outcome(r: httpx.Response) -> str:
+    """The envelope's code ("ok" for success); fails on anything not in the envelope."""
+    body = r.json()
+    assert body["error_detail"]["status_code"] == r.status_code, body
+    assert body["request_id"] and body["log_id"], body
+    return body["error_code_str"] or "ok"
+
+
+def model_replicas() -> list[str]:
+    return sorted(a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+                  if a["name"].startswith("SERVE_REPLICA::humancut#Model#"))
+
+
+# ---- serve --ray ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("form", [None, "mask", "whiteBK", "crop"])
+def test_official_sdk_every_return_form(server, astronaut_bytes, form):
+    key = server.create_key()
+
+    async def call() -> dict:
+        client = AILabClient(key, base_url=server.url, timeout=120)
+        params = {"image": astronaut_bytes} | ({"returnForm": form} if form else {})
+        try:
+            return await client.cutout.cutoutHumanBackgroundRemoval(params)
+        finally:
+            await client.aclose()
+
+    result = asyncio.run(call())
+    assert result["error_code"] == 0 and result["error_detail"]["status_code"] == 200
+    got = httpx.get(result["data"]["image_url"], timeout=10)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    img = decode(got.content)
+    pixels = np.asarray(img)
+    if form is None:
+        assert img.mode == "RGBA" and img.size == (512, 512)
+        assert pixels[80, 220, 3] == 255 and pixels[10, 10, 3] == 0
+    elif form == "mask":
+        assert img.mode == "L" and pixels[80, 220] == 255 and pixels[10, 10] == 0
+    elif form == "whiteBK":
+        assert img.mode == "RGB" and tuple(pixels[10, 10]) == (255, 255, 255)
+    else:
+        assert img.mode == "RGBA" and img.width < 512 and img.height < 512
+
+
+def test_the_replicas_own_errors_reach_the_client(server, astronaut_bytes):
+    """HumancutError raised in the Model replica, not Ray's wrapping of it."""
+    key = server.create_key()
+    r = post(server, key, astronaut_bytes[:20000])
+    assert r.status_code == 422 and outcome(r) == "FILE_DECODING_FAILURE"
+    r = post(server, key, encode(landscape()))
+    assert r.status_code == 422 and outcome(r) == "ERROR_NO_RECOGNITION_TARGET_DETECTED"
+
+
+def test_credits_are_exact_through_the_ray_app(server, small_jpeg):
+    key = server.create_key(10, "--concurrency", "0", "--rate", "0")
+    codes = Counter(outcome(r) for r in many(server, key, small_jpeg, 100))
+    assert codes == {"ok": 10, "ERROR_NOT_ENOUGH_CREDITS": 90}
+
+
+def test_a_full_model_queue_answers_503_with_retry_after(server, small_jpeg):
+    """One replica, one request at a time, 16 queued: the rest are refused at once."""
+    key = server.create_key(None, "--concurrency", "0", "--rate", "0")
+    responses = many(server, key, small_jpeg, 24)
+    codes = Counter(outcome(r) for r in responses)
+    assert codes["AI_SERVICE_FLOW_RESTRICTION"] >= 1 and codes["ok"] >= 1, codes
+    assert set(codes) == {"ok", "AI_SERVICE_FLOW_RESTRICTION"}, codes
+    busy = next(r for r in responses if r.status_code == 503)
+    assert busy.headers["retry-after"] == "2" and "Ray" not in busy.text
+
+
+def test_a_killed_model_replica_is_replaced_and_calls_keep_the_envelope(server, small_jpeg):
+    key = server.create_key(None, "--concurrency", "0", "--rate", "0")
+    [before] = model_replicas()
+    with ThreadPoolExecutor(12) as pool:
+        pending = [pool.submit(post, server, key, small_jpeg) for _ in range(12)]
+        time.sleep(1.0)  # calls are queued and one is running on the replica
+        ray.kill(ray.get_actor(before, namespace="serve"), no_restart=True)
+        codes = Counter(outcome(f.result()) for f in pending)
+    # The call running on the killed replica fails (the queued ones go to the replacement).
+    assert codes["PROCESSING_FAILURE"] >= 1, codes
+    assert set(codes) <= {"ok", "PROCESSING_FAILURE", "AI_SERVICE_FLOW_RESTRICTION"}, codes
+    deadline = time.monotonic() + 120
+    while outcome(post(server, key, small_jpeg)) != "ok":  # a replacement serves
+        assert time.monotonic() < deadline, "no replica replaced the killed one"
+        time.sleep(2)
+    assert model_replicas() and model_replicas() != [before]
+
+
+def listening(pids: list[int]) -> set[str]:
+    """The addresses these processes listen on (TCP)."""
+    import psutil
+
+    found = set()
+    for pid in pids:
+        try:
+            found |= {c.laddr.ip for c in psutil.Process(pid).net_connections("tcp")
+                      if c.status == psutil.CONN_LISTEN}
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def test_serve_ray_starts_its_own_ray_on_loopback_and_stops_it(tmp_path, small_jpeg):
+    """Without --ray-address: a Ray of its own, every port on 127.0.0.1, all of it gone
+    after SIGTERM."""
+    import psutil
+
+    s = Server(tmp_path / "data", ["--ray", "--ray-cpus", "1", "--ray-num-cpus", "0.5",
+                                   "--threads", "1", "--ray-max-replicas", "1"],
+               env=RAY_ENV, ready_timeout=180).start()
+    try:
+        assert post(s, s.create_key(), small_jpeg).status_code == 200
+        tree = [s.pid] + [p.pid for p in psutil.Process(s.pid).children(recursive=True)]
+        assert len(tree) > 5  # gcs_server, raylet, Serve's actors, the replicas...
+        assert listening(tree) <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening(tree)
+    finally:
+        assert s.stop(timeout=60) == 0, s.log()
+    time.sleep(2)
+    assert not [p for p in tree if psutil.pid_exists(p)
+                and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+def test_the_committed_serve_config_builds_the_app():
+    """deploy/ray-serve.yaml passes Serve's own schema and its import path builds the app
+    (`serve deploy` itself needs a cluster with the dashboard: not run here)."""
+    import yaml
+    from ray import serve
+    from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
+    from ray.serve.schema import ServeDeploySchema
+
+    from humancut.runner.ray import app_builder
+
+    config = Path(__file__).resolve().parents[1] / "deploy" / "ray-serve.yaml"
+    [app] = ServeDeploySchema.model_validate(yaml.safe_load(config.read_text())).applications
+    assert app.import_path == "humancut.runner.ray:app_builder"
+    built = call_user_app_builder_with_args_if_necessary(app_builder, app.args)
+    assert isinstance(built, serve.Application)
+
+
+# ---- cut --ray --------------------------------------------------------------------------
+
+def cut_on_ray(cluster: str, src: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HUMANCUT, "cut", str(src), "-o", str(out), "--ray",
+                           "--ray-address", cluster, "--form", "rgba", *BULK_ARGS],
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def assert_same_as_local_batch(src: Path, out: Path, local: Path) -> int:
+    """Every local output exists on the Ray side with the same mode and size, alpha (or
+    colour) within 1/255; the number compared."""
+    names = sorted(p.relative_to(local) for p in local.rglob("*.png"))
+    assert names == sorted(p.relative_to(out) for p in out.rglob("*.png"))
+    for name in names:
+        a, b = decode((local / name).read_bytes()), decode((out / name).read_bytes())
+        assert (a.mode, a.size) == (b.mode, b.size), name
+        diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
+        assert diff.max() <= 1, f"{name}: differs by {diff.max()}"
+    assert not list(out.rglob("*.part"))
+    return len(names)
+
+
+def test_bulk_equals_the_local_batch_resumes_and_reports_a_corrupt_file(
+        cluster, tmp_path, astronaut, astronaut_bytes):
+    src = tmp_path / "photos"
+    (src / "sub").mkdir(parents=True)
+    for i in range(4):
+        photo = astronaut.rotate(4 * i).resize((360 + 40 * i, 400))
+        (src / ("sub" if i % 2 else "") / f"p{i}.jpg").write_bytes(encode(photo, "JPEG"))
+    (src / "sub" / "broken.jpg").write_bytes(astronaut_bytes[:3000])
+    local, out = tmp_path / "local", tmp_path / "out"
+    assert main(["cut", str(src), "-o", str(local), "-q", "--threads", "1"]) == 1
+
+    first = cut_on_ray(cluster, src, out)
+    assert first.returncode == 1, first.stderr
+    assert "4 of 5 images cut" in first.stderr
+    assert "failed: " in first.stderr and "broken.jpg: undecodable" in first.stderr
+    assert assert_same_as_local_batch(src, out, local) == 4
+    written = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+
+    again = cut_on_ray(cluster, src, out)
+    assert again.returncode == 1 and "(4 already cut, skipped)" in again.stderr, again.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == written
+
+
+@pytest.mark.skipif(not EVAL_IMAGES.is_dir(), reason=f"{EVAL_IMAGES} is absent")
+def test_bulk_on_the_shared_people_photos(cluster, tmp_path):
+    local, out = tmp_path / "local", tmp_path / "out"
+    assert main(["cut", str(EVAL_IMAGES), "-o", str(local), "-q", "--threads", "1"]) == 0
+    first = cut_on_ray(cluster, EVAL_IMAGES, out)
+    assert first.returncode == 0, first.stderr
+    n = assert_same_as_local_batch(EVAL_IMAGES, out, local)
+    assert n == len(list(EVAL_IMAGES.iterdir()))
+    again = cut_on_ray(cluster, EVAL_IMAGES, out)
+    assert again.returncode == 0 and f"{n} of {n} images cut ({n} already cut" in again.stderr
+
+
+@pytest.fixture(scope="module")
+def small_jpeg(astronaut) -> bytes:
+    return encode(astronaut.resize((256, 256)), "JPEG")
