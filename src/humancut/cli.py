@@ -12,15 +12,19 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import engine, imageops
+from . import batch, engine, imageops
 from .errors import ConfigError, HumancutError, ModelFileError
 from .evaluate import IMAGE_SUFFIXES, evaluate
+from .presets import PRESETS
 from .remover import Remover
 from .settings import Settings
 
 
 def _engine_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("engine (defaults from HUMANCUT_* variables)")
+    g.add_argument("--preset", choices=list(PRESETS),
+                   help="fills in the pipeline and PNG settings not given explicitly "
+                        "(default balanced)")
     g.add_argument("--model", help="model name (see `humancut models list`)")
     g.add_argument("--model-path", type=Path, help="use this model file")
     g.add_argument("--model-dir", type=Path, help="folder of fetched model files")
@@ -83,6 +87,18 @@ def _jobs(inputs: Sequence[str], out: Path | None) -> list[tuple[Path, Path]]:
     return jobs
 
 
+def _cut_local(remover: Remover, jobs: list[tuple[Path, Path]], form: str,
+               quiet: bool) -> list[tuple[Path, str]]:
+    """This process cuts them all, decoding and writing beside the model (humancut.batch)."""
+    bar = tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2 or quiet, file=sys.stderr)
+    with bar:
+        def done(src: Path) -> None:
+            bar.set_postfix_str(src.name, refresh=False)
+            bar.update(1)
+
+        return batch.cut_all(remover, jobs, form, done)
+
+
 def cmd_cut(args: argparse.Namespace) -> int:
     remover = Remover(settings_from(args))
     out = Path(args.output) if args.output and args.output != "-" else None
@@ -103,20 +119,7 @@ def cmd_cut(args: argparse.Namespace) -> int:
               f"{', '.join(IMAGE_SUFFIXES)})", file=sys.stderr)
         return 2
     remover.model  # load once, before the progress bar starts  # noqa: B018
-    failures: list[tuple[Path, str]] = []
-    bar = tqdm(jobs, unit="img", disable=len(jobs) < 2 or args.quiet, file=sys.stderr)
-    for src, dst in bar:
-        bar.set_postfix_str(src.name, refresh=False)
-        try:
-            result = remover.remove_bytes(src.read_bytes(), args.form)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(dst.name + ".part")
-            tmp.write_bytes(result)
-            tmp.replace(dst)
-        except HumancutError as exc:
-            failures.append((src, f"{exc.code}: {exc.message}"))
-        except OSError as exc:
-            failures.append((src, f"{type(exc).__name__}: {exc}"))
+    failures = _cut_local(remover, jobs, args.form, args.quiet)
     done = len(jobs) - len(failures)
     if not args.quiet:
         where = jobs[0][1] if len(jobs) == 1 else jobs[0][1].parent
