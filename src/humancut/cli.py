@@ -263,8 +263,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     report = bench.run(vs_rembg=args.vs_rembg, concurrency=bench.parse_list(args.concurrency, int),
                        requests=args.requests, json_path=args.json, images_dir=args.images,
                        sizes=bench.parse_list(args.sizes, float), soak_n=args.soak,
-                       device=args.device, eval_dir=args.eval_dir)
+                       device=args.device, eval_dir=args.eval_dir,
+                       presets=bench.parse_list(args.presets, str) if args.presets
+                       else [args.preset], quality=args.quality, plot_path=args.plot)
     print(bench.render_table(report))
+    print()
+    print(bench.render_frontier(report))
+    if args.plot:
+        print(f"plot written to {args.plot}", file=sys.stderr)
     if args.json:
         print(f"report written to {args.json}", file=sys.stderr)
     return 0
@@ -347,6 +353,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soak", type=int, default=0, metavar="N",
                    help="N requests to measure RSS growth (0 = skip; 2000 for the full figure)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--preset", choices=list(PRESETS),
+                   help="the humancut server's preset (default: $HUMANCUT_PRESET or balanced)")
+    p.add_argument("--presets", metavar="LIST",
+                   help="one humancut server per preset, e.g. fast,balanced,best")
+    p.add_argument("--quality", action="store_true",
+                   help="score every server on the labelled sets of --eval-dir, over HTTP")
+    p.add_argument("--plot", type=Path, metavar="PNG",
+                   help="save the frontier plot (portrait SAD against img/s at c4)")
     p.add_argument("--flow", action="store_true",
                    help="instead: the request flow's own cost (model excluded) on the embedded "
                         "backends and, when given, on --keys-url/--limits-url/--results-url")

@@ -29,11 +29,11 @@ class Settings:
     threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
     inference_size: int = 512  # long side (px) the model sees
     passes: int = 1  # times the image is fed so RVM's recurrent state settles
-    max_model_side: int = 1280  # larger photos are matted at this long side, then scaled up
-    fusion_size: int = 320  # also infer at this long side and average the alphas; 0 = off
+    max_model_side: int = 800  # larger photos are matted at this long side, then scaled up
+    fusion_size: int = 256  # also infer at this long side and average the alphas; 0 = off
     fuse_above: float = 0.0  # adaptive: fuse only when the first view's uncertain share (soft
     # pixels / person pixels) is at least this; 0 = always fuse
-    view_scale: float = 0.0  # each view runs on the photo scaled to at most this x its
+    view_scale: float = 2.0  # each view runs on the photo scaled to at most this x its
     # encoder size (RVM's guided filter then works on fewer pixels); 0 = the model side
     flip: bool = False  # also infer on the mirrored image and average (test-time augmentation)
     closer_size: int = 768  # no one fills the frame: matte again at this long side; 0 = off
