@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from humancut import Remover, Settings
+from humancut import Remover, Settings, png
 from humancut.bench.photos import ASTRONAUT, scaled_jpeg
 
 Encoder = Callable[[np.ndarray], bytes]
@@ -72,12 +72,13 @@ def encoders() -> dict[str, Encoder]:
         pass
     try:
         from isal import isal_zlib
-        for n in (0, 1):
+        for n in (0, 1, 2, 3):
             out[f"numpy Up filter + isal level {n}"] = hand_png(
                 lambda b, n=n: isal_zlib.compress(b, n), up=True)
     except ImportError:
         pass
     out["numpy Up filter + zlib level 1"] = hand_png(lambda b: zlib.compress(b, 1), up=True)
+    out["humancut.png (isal, level 1)"] = lambda a: png.encode(Image.fromarray(a), 1, "isal")
     return out
 
 
