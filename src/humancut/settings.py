@@ -29,8 +29,8 @@ class Settings:
     threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
     inference_size: int = 512  # long side (px) the model sees
     passes: int = 1  # times the image is fed so RVM's recurrent state settles
-    max_model_side: int = 800  # larger photos are matted at this long side, then scaled up
-    fusion_size: int = 256  # also infer at this long side and average the alphas; 0 = off
+    max_model_side: int = 640  # larger photos are matted at this long side, then scaled up
+    fusion_size: int = 320  # also infer at this long side and average the alphas; 0 = off
     fuse_above: float = 0.0  # adaptive: fuse only when the first view's uncertain share (soft
     # pixels / person pixels) is at least this; 0 = always fuse
     view_scale: float = 2.0  # each view runs on the photo scaled to at most this x its
