@@ -23,7 +23,7 @@ PRESETS: dict[str, dict[str, object]] = {
     # Quality first, whatever it costs: the mirror image too, smallest PNGs.
     "best": {"inference_size": 512, "fusion_size": 320, "fuse_above": 0.0, "closer_size": 768,
              "zoom": True, "zoom_size": 512, "clean_up": True, "max_model_side": 640,
-             "view_scale": 2.0, "flip": True, "png_encoder": "isal", "png_compress_level": 3},
+             "view_scale": 2.0, "flip": True, "png_encoder": "isal", "png_compress_level": 2},
 }
 DEFAULT_PRESET = "balanced"
 
