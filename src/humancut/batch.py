@@ -1,15 +1,29 @@
-"""The folder batch shared by `humancut cut` and `humancut cut --ray`: which file goes where,
-cutting and writing one file (a failure is a reason, not an exception), and the summary."""
+"""The folder batch shared by `humancut cut DIR` and `humancut cut --ray`: which file goes
+where, writing it safely, cutting with reading and writing overlapped, and the summary.
+
+Locally, reading and decoding, the model, and encoding and writing overlap in three stages,
+so a small machine's cores stay busy (the model's threads sleep while Python decodes or
+deflates a photo; here the next photo is already decoded and the last one is being written
+meanwhile). Outputs, their order on the progress bar and the failures reported are those of
+cutting the photos one at a time.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+
+import numpy as np
 
 from .errors import HumancutError
 from .evaluate import IMAGE_SUFFIXES
 from .remover import Remover
+
+READ_AHEAD = 2  # photos decoded ahead of the model: bounds memory
+Failure = tuple[Path, str]
 
 
 def destination(root: Path, file: Path, out_root: Path) -> Path:
@@ -56,10 +70,8 @@ def cut_one(remover: Remover, data: bytes | None, src: Path, dst: Path, form: st
         write_atomic(dst, remover.remove_bytes(src.read_bytes() if data is None else data,
                                                form))
         return ""
-    except HumancutError as exc:
-        return f"{exc.code}: {exc.message}"
-    except OSError as exc:
-        return f"{type(exc).__name__}: {exc}"
+    except (HumancutError, OSError) as exc:
+        return describe(exc)
 
 
 def summarize(total: int, failures: Sequence[tuple[str | Path, str]], where: Path, *,
@@ -72,3 +84,60 @@ def summarize(total: int, failures: Sequence[tuple[str | Path, str]], where: Pat
     for src, why in failures:
         print(f"failed: {src}: {why}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def describe(exc: Exception) -> str:
+    if isinstance(exc, HumancutError):
+        return f"{exc.code}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def cut_all(remover: Remover, jobs: Sequence[tuple[Path, Path]], form: str,
+            done: Callable[[Path], None] = lambda src: None) -> list[Failure]:
+    """Cut every (source, destination) pair; `done(src)` after each, in order. Returns the
+    failures (decoding, no person, I/O), in order; other errors propagate."""
+    failures: list[Failure] = []
+    with ThreadPoolExecutor(1, "humancut-read") as reader, \
+            ThreadPoolExecutor(1, "humancut-write") as writer:
+        reads: deque[Future[np.ndarray]] = deque()
+        writes: deque[tuple[Path, Future[None]]] = deque()
+
+        def finish(block: bool) -> None:
+            while writes and (block or writes[0][1].done()):
+                src, future = writes.popleft()
+                _collect(src, future, failures)
+                done(src)
+
+        for src, _ in jobs[:READ_AHEAD]:
+            reads.append(reader.submit(_read, remover, src))
+        for i, (src, dst) in enumerate(jobs):
+            if i + READ_AHEAD < len(jobs):
+                reads.append(reader.submit(_read, remover, jobs[i + READ_AHEAD][0]))
+            writes.append((src, _model(remover, reads.popleft(), dst, form, writer)))
+            finish(block=False)
+        finish(block=True)
+    return failures
+
+
+def _read(remover: Remover, src: Path) -> np.ndarray:
+    return remover.load(src.read_bytes())
+
+
+def _model(remover: Remover, read: Future[np.ndarray], dst: Path, form: str,
+           writer: ThreadPoolExecutor) -> Future[None]:
+    """The model on this thread; the failure of an earlier stage is carried along."""
+    try:
+        rgb = read.result()
+        matte = remover.matte(rgb)
+    except (HumancutError, OSError) as exc:
+        failed: Future[None] = Future()
+        failed.set_exception(exc)
+        return failed
+    return writer.submit(lambda: write_atomic(dst, remover.encode(rgb, matte, form).data))
+
+
+def _collect(src: Path, future: Future[None], failures: list[Failure]) -> None:
+    try:
+        future.result()
+    except (HumancutError, OSError) as exc:
+        failures.append((src, describe(exc)))

@@ -15,12 +15,16 @@ from tqdm import tqdm
 from . import batch, engine, imageops
 from .errors import ConfigError, HumancutError, ModelFileError
 from .evaluate import IMAGE_SUFFIXES, evaluate
+from .presets import PRESETS
 from .remover import Remover
 from .settings import Settings
 
 
 def _engine_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("engine (defaults from HUMANCUT_* variables)")
+    g.add_argument("--preset", choices=list(PRESETS),
+                   help="fills in the pipeline and PNG settings not given explicitly "
+                        "(default balanced)")
     g.add_argument("--model", help="model name (see `humancut models list`)")
     g.add_argument("--model-path", type=Path, help="use this model file")
     g.add_argument("--model-dir", type=Path, help="folder of fetched model files")
@@ -73,6 +77,18 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 # ---- cut -------------------------------------------------------------------------------
 
+def _cut_local(remover: Remover, jobs: list[tuple[Path, Path]], form: str,
+               quiet: bool) -> list[tuple[Path, str]]:
+    """This process cuts them all, decoding and writing beside the model (humancut.batch)."""
+    bar = tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2 or quiet, file=sys.stderr)
+    with bar:
+        def done(src: Path) -> None:
+            bar.set_postfix_str(src.name, refresh=False)
+            bar.update(1)
+
+        return batch.cut_all(remover, jobs, form, done)
+
+
 def cmd_cut(args: argparse.Namespace) -> int:
     remover = Remover(settings_from(args))
     out = Path(args.output) if args.output and args.output != "-" else None
@@ -95,12 +111,7 @@ def cmd_cut(args: argparse.Namespace) -> int:
               f"{', '.join(IMAGE_SUFFIXES)})", file=sys.stderr)
         return 2
     remover.model  # load once, before the progress bar starts  # noqa: B018
-    failures: list[tuple[Path, str]] = []
-    bar = tqdm(jobs, unit="img", disable=len(jobs) < 2 or args.quiet, file=sys.stderr)
-    for src, dst in bar:
-        bar.set_postfix_str(src.name, refresh=False)
-        if why := batch.cut_one(remover, None, src, dst, args.form):
-            failures.append((src, why))
+    failures = _cut_local(remover, jobs, args.form, args.quiet)
     where = jobs[0][1] if len(jobs) == 1 else jobs[0][1].parent
     return batch.summarize(len(jobs), failures, where, quiet=args.quiet)
 
@@ -254,8 +265,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     report = bench.run(vs_rembg=args.vs_rembg, concurrency=bench.parse_list(args.concurrency, int),
                        requests=args.requests, json_path=args.json, images_dir=args.images,
                        sizes=bench.parse_list(args.sizes, float), soak_n=args.soak,
-                       device=args.device, eval_dir=args.eval_dir)
+                       device=args.device, eval_dir=args.eval_dir,
+                       presets=bench.parse_list(args.presets, str) if args.presets
+                       else [args.preset], quality=args.quality, plot_path=args.plot)
     print(bench.render_table(report))
+    print()
+    print(bench.render_frontier(report))
+    if args.plot:
+        print(f"plot written to {args.plot}", file=sys.stderr)
     if args.json:
         print(f"report written to {args.json}", file=sys.stderr)
     return 0
@@ -340,6 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soak", type=int, default=0, metavar="N",
                    help="N requests to measure RSS growth (0 = skip; 2000 for the full figure)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--preset", choices=list(PRESETS),
+                   help="the humancut server's preset (default: $HUMANCUT_PRESET or balanced)")
+    p.add_argument("--presets", metavar="LIST",
+                   help="one humancut server per preset, e.g. fast,balanced,best")
+    p.add_argument("--quality", action="store_true",
+                   help="score every server on the labelled sets of --eval-dir, over HTTP")
+    p.add_argument("--plot", type=Path, metavar="PNG",
+                   help="save the frontier plot (portrait SAD against img/s at c4)")
     p.add_argument("--flow", action="store_true",
                    help="instead: the request flow's own cost (model excluded) on the embedded "
                         "backends and, when given, on --keys-url/--limits-url/--results-url")

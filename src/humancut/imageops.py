@@ -13,6 +13,7 @@ import zipfile
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import png
 from .errors import HumancutError
 
 # Formats the contract accepts (a camera's multi-picture JPEG, MPO, opens as JPEG).
@@ -187,10 +188,9 @@ def render(rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None,
     raise ValueError(f"form must be one of {', '.join(FORMS)}, not {form!r}")
 
 
-def encode_png(img: Image.Image, compress_level: int = 1) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=compress_level)
-    return buf.getvalue()
+def encode_png(img: Image.Image, compress_level: int = 1, encoder: str = "isal") -> bytes:
+    """PNG bytes (see humancut.png for the encoders)."""
+    return png.encode(img, compress_level, encoder)
 
 
 # ---- finishing: what output.finish chains for the remove.bg family ---------------------
@@ -256,28 +256,29 @@ def flatten(img: Image.Image, colour: tuple[int, int, int] = (255, 255, 255)) ->
     return over(img.convert("RGBA"), Image.new("RGBA", img.size, (*colour, 255))).convert("RGB")
 
 
-def encode(img: Image.Image, fmt: str, *, compress_level: int = 1, quality: int = 90) -> bytes:
+def encode(img: Image.Image, fmt: str, *, compress_level: int = 1, quality: int = 90,
+           png_encoder: str = "isal") -> bytes:
     """PNG, JPEG, WebP, or a ZIP of `color.jpg` and a grey `alpha.png` (remove.bg's layout)."""
     buf = io.BytesIO()
     if fmt == "png":
-        return encode_png(img, compress_level)
+        return encode_png(img, compress_level, png_encoder)
     if fmt == "jpg":
         flatten(img).save(buf, format="JPEG", quality=quality)
     elif fmt == "webp":
         (img if img.mode in ("RGB", "RGBA") else img.convert("RGB")).save(
             buf, format="WEBP", quality=quality)
     elif fmt == "zip":
-        return _zip(img, compress_level, quality)
+        return _zip(img, compress_level, quality, png_encoder)
     else:
         raise ValueError(f"format must be one of {', '.join(ENCODINGS)}, not {fmt!r}")
     return buf.getvalue()
 
 
-def _zip(img: Image.Image, compress_level: int, quality: int) -> bytes:
+def _zip(img: Image.Image, compress_level: int, quality: int, png_encoder: str) -> bytes:
     alpha = img.getchannel("A") if "A" in img.getbands() else Image.new("L", img.size, 255)
     colours = img.convert("RGB")  # the colours as they are, not flattened
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
         z.writestr("color.jpg", encode(colours, "jpg", quality=quality))
-        z.writestr("alpha.png", encode_png(alpha, compress_level))
+        z.writestr("alpha.png", encode_png(alpha, compress_level, png_encoder))
     return buf.getvalue()

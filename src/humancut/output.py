@@ -119,7 +119,7 @@ def shape(rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None,
 
 
 def finish(rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None,
-           options: Output, *, compress_level: int = 1) -> Finished:
+           options: Output, *, compress_level: int = 1, png_encoder: str = "isal") -> Finished:
     img = shape(rgb, alpha, foreground, options)
     bg = backdrop(options)
     fmt = answer_format(img, options, bg)
@@ -132,6 +132,6 @@ def finish(rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None,
         img = imageops.mask(alpha8)
     elif bg is not None:
         img = imageops.over(img, imageops.cover(bg, img.size))
-    data = imageops.encode(img, fmt, compress_level=compress_level)
+    data = imageops.encode(img, fmt, compress_level=compress_level, png_encoder=png_encoder)
     return Finished(data, imageops.ENCODINGS[fmt], img.width, img.height,
                     (top, left, right - left, bottom - top))

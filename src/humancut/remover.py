@@ -99,7 +99,7 @@ class Remover:
         s = self.settings
         work = refine.resize_rgb(rgb, s.max_model_side) \
             if 0 < s.max_model_side < max(rgb.shape[:2]) else rgb
-        matte = self._look(work, self.sizes)
+        matte = self._first_look(work)
         # Presence is judged on this first look: the closer looks below can find person-like
         # shapes in photos without people (a cat at 768 px).
         if require_person and imageops.person_share(matte.alpha) < s.person_threshold:
@@ -124,15 +124,35 @@ class Remover:
         return [s.inference_size] + (
             [s.fusion_size] if 0 < s.fusion_size != s.inference_size else [])
 
+    def _first_look(self, work: np.ndarray) -> Matte:
+        """The fused scales; adaptive (`fuse_above` > 0): the first scale alone, and the
+        second only when the first is unsure of enough of the person's pixels."""
+        s, sizes = self.settings, self.sizes
+        if s.fuse_above <= 0 or len(sizes) < 2:
+            return self._look(work, sizes)
+        first = self._look(work, sizes[:1])
+        if refine.uncertain_share(first.alpha) < s.fuse_above:
+            return first
+        return views.fuse([first, self._look(work, sizes[1:])], work)
+
     def _look(self, rgb: np.ndarray, sizes: list[int], min_side: int = 0) -> Matte:
         """One look at `rgb` (enlarged to `min_side` px when smaller): a view per size, and
         per size its mirror image when `flip` is on, fused; at `rgb`'s size."""
         big = refine.resize_rgb(rgb, min_side) if max(rgb.shape[:2]) < min_side else rgb
-        seen = [self.model.predict(big, size) for size in sizes]
+        seen = [self._view(big, size) for size in sizes]
         if self.settings.flip:
             mirror = np.ascontiguousarray(big[:, ::-1])
-            seen += [views.mirrored(self.model.predict(mirror, size)) for size in sizes]
+            seen += [views.mirrored(self._view(mirror, size)) for size in sizes]
         return views.resized(views.fuse(seen, big), rgb.shape[:2])
+
+    def _view(self, rgb: np.ndarray, size: int) -> Matte:
+        """One model view at `size`; with `view_scale` the model gets the photo at most
+        view_scale x size px long (less work after the encoder), scaled back after."""
+        side = round(self.settings.view_scale * size)
+        if 0 < side < max(rgb.shape[:2]):
+            return views.resized(self.model.predict(refine.resize_rgb(rgb, side), size),
+                                 rgb.shape[:2])
+        return self.model.predict(rgb, size)
 
     def remove(self, image: ImageInput, form: str = "rgba") -> Image.Image:
         """The cut-out as a PIL image in one of imageops.FORMS."""
@@ -151,18 +171,25 @@ class Remover:
         t1 = time.perf_counter()
         matte = self.matte(rgb)
         t2 = time.perf_counter()
-        level = self.settings.png_compress_level
+        level, encoder = self.settings.png_compress_level, self.settings.png_encoder
         if options is None:
-            out = imageops.render(rgb, matte.alpha, matte.foreground, form)
-            cut = Cut(imageops.encode_png(out, level), out.width, out.height)
+            cut = self.encode(rgb, matte, form)
         else:
-            done = finish(rgb, matte.alpha, matte.foreground, options, compress_level=level)
+            done = finish(rgb, matte.alpha, matte.foreground, options, compress_level=level,
+                          png_encoder=encoder)
             cut = Cut(done.data, done.width, done.height, content_type=done.content_type,
                       foreground=done.foreground)
         t3 = time.perf_counter()
         cut.timings = {"decode_ms": (t1 - t0) * 1000, "model_ms": (t2 - t1) * 1000,
                        "encode_ms": (t3 - t2) * 1000}
         return cut
+
+    def encode(self, rgb: np.ndarray, matte: Matte, form: str = "rgba") -> Cut:
+        """The `form` of a matted photo as PNG, with the configured encoder and level."""
+        out = imageops.render(rgb, matte.alpha, matte.foreground, form)
+        s = self.settings
+        return Cut(imageops.encode_png(out, s.png_compress_level, s.png_encoder),
+                   out.width, out.height)
 
     def run(self, job: Job) -> Cut:
         return self.cut(job.data, job.form, max_side=job.max_side, options=job.options)

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .presets import DEFAULT_PRESET, preset_values
+
 MB = 1024 * 1024
 
 
@@ -18,6 +20,8 @@ def _default_model_dir() -> Path:
 @dataclass(frozen=True)
 class Settings:
     # engine
+    preset: str = DEFAULT_PRESET  # fast | balanced | best: fills in the pipeline and PNG
+    # settings below that are not set explicitly (humancut.presets)
     model: str = "rvm_mobilenetv3"  # a name from humancut.engine.MODELS
     model_path: Path | None = None  # use this file instead of the model directory
     model_dir: Path = field(default_factory=_default_model_dir)
@@ -25,8 +29,12 @@ class Settings:
     threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
     inference_size: int = 512  # long side (px) the model sees
     passes: int = 1  # times the image is fed so RVM's recurrent state settles
-    max_model_side: int = 1280  # larger photos are matted at this long side, then scaled up
+    max_model_side: int = 640  # larger photos are matted at this long side, then scaled up
     fusion_size: int = 320  # also infer at this long side and average the alphas; 0 = off
+    fuse_above: float = 0.0  # adaptive: fuse only when the first view's uncertain share (soft
+    # pixels / person pixels) is at least this; 0 = always fuse
+    view_scale: float = 2.0  # each view runs on the photo scaled to at most this x its
+    # encoder size (RVM's guided filter then works on fewer pixels); 0 = the model side
     flip: bool = False  # also infer on the mirrored image and average (test-time augmentation)
     closer_size: int = 768  # no one fills the frame: matte again at this long side; 0 = off
     closer_extent: float = 0.7  # "fills the frame": largest person's box / image long side
@@ -40,7 +48,8 @@ class Settings:
     max_bytes: int = 3 * MB  # the image file
     max_body_bytes: int = 8 * MB  # the whole request body (file, fields, multipart framing)
     max_side: int = 1999  # width and height must each be at most this
-    png_compress_level: int = 1
+    png_encoder: str = "isal"  # isal (numpy + ISA-L, about 7x faster) | pillow (humancut.png)
+    png_compress_level: int = 1  # isal: 0-3; pillow: zlib's 0-9
     # the remove.bg family (docs/removebg.md) and the AILabTools HD route
     removebg_max_bytes: int = 22 * MB  # an image (file, base64 decoded or downloaded)
     removebg_max_pixels: int = 50_000_000  # input resolution; matted at max_model_side
@@ -89,7 +98,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
-        """Defaults, then `HUMANCUT_<FIELD>` variables, then non-None keyword overrides."""
+        """Defaults, then the preset's values, then `HUMANCUT_<FIELD>` variables, then
+        non-None keyword overrides: whatever is set explicitly wins over the preset."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}
         for f in dataclasses.fields(cls):
@@ -97,6 +107,7 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = _parse(f.type, raw, f.name)
         values.update({k: v for k, v in overrides.items() if v is not None})
+        values = preset_values(str(values.get("preset", DEFAULT_PRESET))) | values
         for name in ("model_path", "model_dir", "data_dir"):
             if isinstance(values.get(name), str):
                 values[name] = Path(values[name])  # type: ignore[arg-type]

@@ -28,8 +28,10 @@ from typing import Any
 
 from ..settings import Settings
 from .bare import bare_humancut
+from .frontier import plot, render_frontier
 from .load import bench_server, percentile
 from .photos import ASTRONAUT, ImageGroup, build_groups, eval_dir_from, scaled_jpeg
+from .quality import score_server
 from .rembg import REMBG_VENV, U2NETP, bare_rembg, ensure_rembg
 from .report import finish, new_report, onnx_providers, render_table, targets
 from .servers import HumancutProcess, HumancutServer, RembgServer, ServerProcess
@@ -59,38 +61,54 @@ def _describe(groups: Sequence[ImageGroup], say: Callable[[str], None]) -> None:
 
 def _servers(report: dict[str, Any], groups: list[ImageGroup], *, vs_rembg: bool,
              concurrency: Sequence[int], requests: int, soak_n: int, device: str,
-             bare_reps: int, say: Callable[[str], None]) -> None:
-    """humancut, then rembg: one at a time, so neither measures the other's load."""
+             bare_reps: int, say: Callable[[str], None], presets: Sequence[str | None],
+             quality_dir: Path | None) -> None:
+    """humancut (once per preset), then rembg: one at a time, so none measures another's
+    load. One preset is reported as "humancut", several as "humancut <preset>"."""
+    from ..remover import Remover
+
+    quality = (lambda srv: score_server(srv, quality_dir)) if quality_dir else None
     with tempfile.TemporaryDirectory(prefix="humancut-bench-") as tmp:
         work = Path(tmp)
-        from ..remover import Remover
-
-        remover = Remover(Settings.from_env(device=device))
-        report["servers"]["humancut"] = bench_server(
-            HumancutServer(work, device), groups, concurrency, requests, soak_n, say,
-            lambda g: bare_humancut([g], device, bare_reps, remover)[g.label])
+        for preset in presets:
+            remover = Remover(Settings.from_env(device=device, preset=preset))
+            name = "humancut" if len(presets) == 1 else f"humancut {preset}"
+            report["servers"][name] = bench_server(
+                HumancutServer(work, device, preset), groups, concurrency, requests, soak_n,
+                say, lambda g, r=remover: bare_humancut([g], device, bare_reps, r)[g.label],
+                quality)
+            report["servers"][name]["preset"] = remover.settings.preset
         if vs_rembg:
             report["servers"]["rembg"] = bench_server(
                 RembgServer(work), groups, concurrency, requests, 0, say,
-                lambda g: bare_rembg([g], bare_reps, work)[g.label])
+                lambda g: bare_rembg([g], bare_reps, work)[g.label], quality)
 
 
 def run(*, vs_rembg: bool, concurrency: Sequence[int], requests: int, json_path: Path | None,
         images_dir: Path | None, sizes: Sequence[float], soak_n: int, device: str,
         eval_dir: Path | None = None, bare_reps: int = 3,
-        say: Callable[[str], None] | None = None) -> dict[str, Any]:
+        say: Callable[[str], None] | None = None, presets: Sequence[str | None] = (None,),
+        quality: bool = False, plot_path: Path | None = None) -> dict[str, Any]:
     """The whole benchmark; returns the report (and writes it to json_path).
 
-    `eval_dir` None means $HUMANCUT_EVAL_DIR, and no eval-mix group when that is unset."""
+    `eval_dir` None means $HUMANCUT_EVAL_DIR, and no eval-mix group when that is unset.
+    `presets`: one humancut server each (None: the environment's). `quality`: score each
+    server on the labelled sets of the eval dir. `plot_path`: the frontier plot (PNG)."""
     say = say or (lambda s: print(s, file=sys.stderr, flush=True))
     providers = _providers(device, say)
     groups = build_groups(sizes, images_dir, eval_dir_from(eval_dir))
     _describe(groups, say)
     report = new_report(groups, providers=providers, device=device, requests=requests,
                         concurrency=concurrency, soak_n=soak_n, vs_rembg=vs_rembg)
+    quality_dir = eval_dir_from(eval_dir) if quality else None
+    if quality and quality_dir is None:
+        raise ValueError("--quality needs --eval-dir (or HUMANCUT_EVAL_DIR): the labelled sets")
     _servers(report, groups, vs_rembg=vs_rembg, concurrency=concurrency, requests=requests,
-             soak_n=soak_n, device=device, bare_reps=bare_reps, say=say)
+             soak_n=soak_n, device=device, bare_reps=bare_reps, say=say, presets=presets,
+             quality_dir=quality_dir)
     finish(report)
+    if plot_path is not None:
+        plot(report, plot_path)
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2))
     return report
@@ -103,5 +121,6 @@ def parse_list(text: str, kind: type) -> list[Any]:
 
 __all__ = ["ASTRONAUT", "DEFAULT_CONCURRENCY", "DEFAULT_SIZES", "REMBG_VENV", "U2NETP",
            "HumancutProcess", "HumancutServer", "ImageGroup", "RembgServer", "ServerProcess",
-           "build_groups", "ensure_rembg", "parse_list", "percentile", "render_table", "run",
+           "build_groups", "ensure_rembg", "parse_list", "percentile", "plot", "render_frontier",
+           "render_table", "run",
            "scaled_jpeg", "targets"]

@@ -147,9 +147,12 @@ def _groups(server: BenchServer, sampler: RssSampler, groups: list[ImageGroup],
 
 def bench_server(server: BenchServer, groups: list[ImageGroup], levels: Sequence[int], n: int,
                  soak_n: int, say: Say,
-                 bare: Callable[[ImageGroup], dict[str, Any]] | None = None) -> dict[str, Any]:
+                 bare: Callable[[ImageGroup], dict[str, Any]] | None = None,
+                 quality: Callable[[BenchServer], dict[str, Any]] | None = None
+                 ) -> dict[str, Any]:
     """Start the server, warm up, measure every group at every level, then (humancut only)
-    the soak on the 1 MP images; the server is stopped whatever happens."""
+    the soak on the 1 MP images, and `quality` (the labelled sets through the server); the
+    server is stopped whatever happens."""
     server.start()
     sampler = RssSampler(server.pid)
     try:
@@ -165,6 +168,9 @@ def bench_server(server: BenchServer, groups: list[ImageGroup], levels: Sequence
             result["soak"] = soak(server, sampler, one_mp.images, soak_n, SOAK_CONCURRENCY,
                                   say)
             result["soak"]["images"] = one_mp.label
+        if quality:
+            say(f"  {server.name}: quality on the labelled sets ...")
+            result["quality"] = quality(server)
         result["peak_rss_mb"] = max(lv["peak_rss_mb"] for g in result["groups"].values()
                                     for lv in g["levels"].values())
         return result

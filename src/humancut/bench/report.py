@@ -87,8 +87,17 @@ def _target(name: str, value: float | None, limit: str, ok: Any) -> Target:
     return Target(name, value, limit, None if value is None else bool(ok(value)))
 
 
+def main_humancut(report: dict[str, Any]) -> dict[str, Any]:
+    """The humancut server the targets judge: the only one, else the balanced preset's."""
+    servers = report["servers"]
+    named = [k for k in servers if k.startswith("humancut")]
+    key = next((k for k in ("humancut", "humancut balanced") if k in servers),
+               named[0] if named else None)
+    return servers[key] if key else {}
+
+
 def targets(report: dict[str, Any]) -> list[Target]:
-    hc = report["servers"].get("humancut", {})
+    hc = main_humancut(report)
     rb = report["servers"].get("rembg")
     hc1, bare = _level(hc, 1), hc.get("groups", {}).get(ONE_MP, {}).get("bare_ms")
     hc4, rb4 = _level(hc, 4), _level(rb, 4)

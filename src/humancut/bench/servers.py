@@ -239,11 +239,13 @@ class HumancutServer(HumancutProcess):
     ENV = {"HUMANCUT_RESULT_TTL": "300", "HUMANCUT_SWEEP_INTERVAL": "30",
            "HUMANCUT_LOG_LEVEL": "warning"}
 
-    def __init__(self, work: Path, device: str):
+    def __init__(self, work: Path, device: str, preset: str | None = None):
         port = free_port()
-        super().__init__(work / f"data-{port}", ["--device", device], self.ENV, port=port,
+        env = self.ENV | ({"HUMANCUT_PRESET": preset} if preset else {})
+        super().__init__(work / f"data-{port}", ["--device", device], env, port=port,
                          ready_timeout=120)
         self.device = device
+        self.preset = preset
         self.version = humancut_version()
         self.key = ""
 
