@@ -1,4 +1,4 @@
-"""The `humancut` command line: cut, eval, models (and serve, keys, bench as they come)."""
+"""The `humancut` command line: cut, eval, serve, keys, models, bench."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -280,10 +281,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # ---- entry -----------------------------------------------------------------------------
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="humancut", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_cut(sub: Any) -> None:
     p = sub.add_parser("cut", help="cut people out of images, folders or stdin")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders, or - for stdin")
     p.add_argument("-o", "--output", help="output file or folder (- for stdout)")
@@ -293,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     _ray_flags(p)
     p.set_defaults(func=cmd_cut)
 
+
+def _add_eval(sub: Any) -> None:
     p = sub.add_parser("eval", help="quality report against labelled alpha mattes")
     p.add_argument("images_dir", type=Path)
     p.add_argument("alpha_dir", type=Path)
@@ -301,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_flags(p)
     p.set_defaults(func=cmd_eval)
 
+
+def _add_serve(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the HTTP API (and the trial page)")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8000)")
@@ -312,10 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trial-key", action="store_true", default=None,
                    help="let the trial page work without a key (rate limited)")
     _backend_flags(p)
-    p.add_argument("--limits-url", help="per-key limits (default memory://)")
+    _shared_backend_flags(p)
     p.add_argument("--limits-unreachable", choices=["open", "busy"],
                    help="when Redis is down: admit without limits, or answer 503")
-    p.add_argument("--s3-endpoint-url", help="an S3-compatible service (default: AWS)")
     p.add_argument("--s3-urls", choices=["api", "presigned"],
                    help="S3 result URLs: this API streams them, or presigned GETs")
     p.add_argument("--runner", help="where the model runs (default thread)")
@@ -323,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     _ray_flags(p)
     p.set_defaults(func=cmd_serve)
 
+
+def _add_keys(sub: Any) -> None:
     p = sub.add_parser("keys", help="manage API keys")
     p.add_argument("action", choices=["create", "list", "revoke", "disable", "enable", "copy"])
     p.add_argument("id", nargs="?", help="key id, for revoke/disable/enable")
@@ -335,12 +338,16 @@ def build_parser() -> argparse.ArgumentParser:
     _backend_flags(p, results=False)
     p.set_defaults(func=cmd_keys)
 
+
+def _add_models(sub: Any) -> None:
     p = sub.add_parser("models", help="list or fetch model files")
     p.add_argument("action", choices=["list", "fetch"])
     p.add_argument("name", nargs="?", help="one model (default: all)")
     p.add_argument("--model-dir", type=Path)
     p.set_defaults(func=cmd_models)
 
+
+def _add_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="benchmark a humancut server (against rembg)")
     p.add_argument("--vs-rembg", action="store_true",
                    help="also run `rembg s` (u2netp) from its own venv and compare")
@@ -368,11 +375,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flow", action="store_true",
                    help="instead: the request flow's own cost (model excluded) on the embedded "
                         "backends and, when given, on --keys-url/--limits-url/--results-url")
-    p.add_argument("--keys-url")
-    p.add_argument("--limits-url")
-    p.add_argument("--results-url")
-    p.add_argument("--s3-endpoint-url")
+    _backend_flags(p)
+    _shared_backend_flags(p)
     p.set_defaults(func=cmd_bench)
+
+
+def _shared_backend_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limits-url", help="per-key limits (default memory://)")
+    p.add_argument("--s3-endpoint-url", help="an S3-compatible service (default: AWS)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="humancut", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_cut, _add_eval, _add_serve, _add_keys, _add_models, _add_bench):
+        add(sub)
     return parser
 
 
