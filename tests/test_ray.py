@@ -135,10 +135,11 @@ def test_credits_are_exact_through_the_ray_app(server, small_jpeg):
     assert codes == {"ok": 10, "ERROR_NOT_ENOUGH_CREDITS": 90}
 
 
-def test_a_full_model_queue_answers_503_with_retry_after(server, small_jpeg):
-    """One replica, one request at a time, 16 queued: the rest are refused at once."""
+def test_a_full_model_queue_answers_503_with_retry_after(server, astronaut_bytes):
+    """One replica, one request at a time, 16 queued: the rest are refused at once (40 of
+    the larger photo, so the queue fills even when the machine is idle and the model fast)."""
     key = server.create_key(None, "--concurrency", "0", "--rate", "0")
-    responses = many(server, key, small_jpeg, 24)
+    responses = many(server, key, astronaut_bytes, 40)
     codes = Counter(outcome(r) for r in responses)
     assert codes["AI_SERVICE_FLOW_RESTRICTION"] >= 1 and codes["ok"] >= 1, codes
     assert set(codes) == {"ok", "AI_SERVICE_FLOW_RESTRICTION"}, codes
@@ -146,11 +147,14 @@ def test_a_full_model_queue_answers_503_with_retry_after(server, small_jpeg):
     assert busy.headers["retry-after"] == "2" and "Ray" not in busy.text
 
 
-def test_a_killed_model_replica_is_replaced_and_calls_keep_the_envelope(server, small_jpeg):
+def test_a_killed_model_replica_is_replaced_and_calls_keep_the_envelope(server, small_jpeg,
+                                                                       astronaut_bytes):
     key = server.create_key(None, "--concurrency", "0", "--rate", "0")
     [before] = model_replicas()
-    with ThreadPoolExecutor(12) as pool:
-        pending = [pool.submit(post, server, key, small_jpeg) for _ in range(12)]
+    # The larger photo, 24 of them: calls are still running after the second below even on
+    # an idle machine (with 12 small ones all could be done by then).
+    with ThreadPoolExecutor(24) as pool:
+        pending = [pool.submit(post, server, key, astronaut_bytes) for _ in range(24)]
         time.sleep(1.0)  # calls are queued and one is running on the replica
         ray.kill(ray.get_actor(before, namespace="serve"), no_restart=True)
         codes = Counter(outcome(f.result()) for f in pending)
