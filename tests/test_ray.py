@@ -8,6 +8,7 @@ jobs join it with --ray-address, and the kill test finds the replica from here."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -134,10 +135,11 @@ def test_credits_are_exact_through_the_ray_app(server, small_jpeg):
     assert codes == {"ok": 10, "ERROR_NOT_ENOUGH_CREDITS": 90}
 
 
-def test_a_full_model_queue_answers_503_with_retry_after(server, small_jpeg):
-    """One replica, one request at a time, 16 queued: the rest are refused at once."""
+def test_a_full_model_queue_answers_503_with_retry_after(server, astronaut_bytes):
+    """One replica, one request at a time, 16 queued: the rest are refused at once (40 of
+    the larger photo, so the queue fills even when the machine is idle and the model fast)."""
     key = server.create_key(None, "--concurrency", "0", "--rate", "0")
-    responses = many(server, key, small_jpeg, 24)
+    responses = many(server, key, astronaut_bytes, 40)
     codes = Counter(outcome(r) for r in responses)
     assert codes["AI_SERVICE_FLOW_RESTRICTION"] >= 1 and codes["ok"] >= 1, codes
     assert set(codes) == {"ok", "AI_SERVICE_FLOW_RESTRICTION"}, codes
@@ -145,11 +147,14 @@ def test_a_full_model_queue_answers_503_with_retry_after(server, small_jpeg):
     assert busy.headers["retry-after"] == "2" and "Ray" not in busy.text
 
 
-def test_a_killed_model_replica_is_replaced_and_calls_keep_the_envelope(server, small_jpeg):
+def test_a_killed_model_replica_is_replaced_and_calls_keep_the_envelope(server, small_jpeg,
+                                                                       astronaut_bytes):
     key = server.create_key(None, "--concurrency", "0", "--rate", "0")
     [before] = model_replicas()
-    with ThreadPoolExecutor(12) as pool:
-        pending = [pool.submit(post, server, key, small_jpeg) for _ in range(12)]
+    # The larger photo, 24 of them: calls are still running after the second below even on
+    # an idle machine (with 12 small ones all could be done by then).
+    with ThreadPoolExecutor(24) as pool:
+        pending = [pool.submit(post, server, key, astronaut_bytes) for _ in range(24)]
         time.sleep(1.0)  # calls are queued and one is running on the replica
         ray.kill(ray.get_actor(before, namespace="serve"), no_restart=True)
         codes = Counter(outcome(f.result()) for f in pending)
@@ -216,10 +221,28 @@ def test_the_committed_serve_config_builds_the_app():
 
 # ---- cut --ray --------------------------------------------------------------------------
 
-def cut_on_ray(cluster: str, src: Path, out: Path) -> subprocess.CompletedProcess[str]:
+def cut_on_ray(cluster: str, src: Path | str, out: Path | str,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*HUMANCUT, "cut", str(src), "-o", str(out), "--ray",
                            "--ray-address", cluster, "--form", "rgba", *BULK_ARGS],
-                          capture_output=True, text=True, timeout=600, check=False)
+                          capture_output=True, text=True, timeout=600, check=False,
+                          env={**os.environ, **(env or {})})
+
+
+def four_photos_and_a_broken_one(src: Path, astronaut, astronaut_bytes: bytes) -> Path:
+    """p0.jpg, p2.jpg, sub/p1.jpg, sub/p3.jpg and sub/broken.jpg under `src`."""
+    (src / "sub").mkdir(parents=True)
+    for i in range(4):
+        photo = astronaut.rotate(4 * i).resize((360 + 40 * i, 400))
+        (src / ("sub" if i % 2 else "") / f"p{i}.jpg").write_bytes(encode(photo, "JPEG"))
+    (src / "sub" / "broken.jpg").write_bytes(astronaut_bytes[:3000])
+    return src
+
+
+def assert_one_corrupt_of_five(run: subprocess.CompletedProcess[str]) -> None:
+    assert run.returncode == 1, run.stderr
+    assert "4 of 5 images cut" in run.stderr
+    assert "failed: " in run.stderr and "broken.jpg: undecodable" in run.stderr
 
 
 def assert_same_as_local_batch(src: Path, out: Path, local: Path) -> int:
@@ -238,25 +261,50 @@ def assert_same_as_local_batch(src: Path, out: Path, local: Path) -> int:
 
 def test_bulk_equals_the_local_batch_resumes_and_reports_a_corrupt_file(
         cluster, tmp_path, astronaut, astronaut_bytes):
-    src = tmp_path / "photos"
-    (src / "sub").mkdir(parents=True)
-    for i in range(4):
-        photo = astronaut.rotate(4 * i).resize((360 + 40 * i, 400))
-        (src / ("sub" if i % 2 else "") / f"p{i}.jpg").write_bytes(encode(photo, "JPEG"))
-    (src / "sub" / "broken.jpg").write_bytes(astronaut_bytes[:3000])
+    src = four_photos_and_a_broken_one(tmp_path / "photos", astronaut, astronaut_bytes)
     local, out = tmp_path / "local", tmp_path / "out"
     assert main(["cut", str(src), "-o", str(local), "-q", "--threads", "1"]) == 1
 
     first = cut_on_ray(cluster, src, out)
-    assert first.returncode == 1, first.stderr
-    assert "4 of 5 images cut" in first.stderr
-    assert "failed: " in first.stderr and "broken.jpg: undecodable" in first.stderr
+    assert_one_corrupt_of_five(first)
     assert assert_same_as_local_batch(src, out, local) == 4
     written = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
 
     again = cut_on_ray(cluster, src, out)
     assert again.returncode == 1 and "(4 already cut, skipped)" in again.stderr, again.stderr
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == written
+
+
+def test_bulk_from_s3_to_s3_equals_the_local_batch_and_resumes(
+        cluster, moto, tmp_path, astronaut, astronaut_bytes):
+    """The driver lists keys; the actors GET and PUT the objects on moto (loopback), with
+    the endpoint and credentials of this command's environment."""
+    import services
+
+    moto.create_bucket("hc-bulk")
+    s3 = services.s3_client(moto.endpoint)
+    src = four_photos_and_a_broken_one(tmp_path / "photos", astronaut, astronaut_bytes)
+    for f in src.rglob("*.jpg"):
+        s3.put_object(Bucket="hc-bulk", Key=f"in/{f.relative_to(src).as_posix()}",
+                      Body=f.read_bytes())
+    local = tmp_path / "local"
+    assert main(["cut", str(src), "-o", str(local), "-q", "--threads", "1"]) == 1
+    env = {**services.AWS_ENV, "HUMANCUT_S3_ENDPOINT_URL": moto.endpoint}
+
+    first = cut_on_ray(cluster, "s3://hc-bulk/in", "s3://hc-bulk/out/", env)
+    assert_one_corrupt_of_five(first)
+    assert "failed: s3://hc-bulk/in/sub/broken.jpg: undecodable" in first.stderr
+    listed = s3.list_objects_v2(Bucket="hc-bulk", Prefix="out/")["Contents"]
+    out = tmp_path / "out"
+    for obj in listed:
+        got = s3.get_object(Bucket="hc-bulk", Key=obj["Key"])["Body"].read()
+        (out / obj["Key"].removeprefix("out/")).parent.mkdir(parents=True, exist_ok=True)
+        (out / obj["Key"].removeprefix("out/")).write_bytes(got)
+    assert assert_same_as_local_batch(src, out, local) == 4
+
+    again = cut_on_ray(cluster, "s3://hc-bulk/in", "s3://hc-bulk/out", env)
+    assert again.returncode == 1 and "(4 already cut, skipped)" in again.stderr, again.stderr
+    assert s3.list_objects_v2(Bucket="hc-bulk", Prefix="out/")["Contents"] == listed
 
 
 @pytest.mark.skipif(not EVAL_IMAGES.is_dir(), reason=f"{EVAL_IMAGES} is absent")
@@ -269,6 +317,29 @@ def test_bulk_on_the_shared_people_photos(cluster, tmp_path):
     assert n == len(list(EVAL_IMAGES.iterdir()))
     again = cut_on_ray(cluster, EVAL_IMAGES, out)
     assert again.returncode == 0 and f"{n} of {n} images cut ({n} already cut" in again.stderr
+
+
+# ---- bench --ray ------------------------------------------------------------------------
+
+def test_bench_ray_runs_and_writes_its_report(tmp_path):
+    """Bounded: one request per server at concurrency 1, the astronaut as the bulk folder.
+    The bench starts Rays of its own (its Serve app cannot share the module's: Serve is one
+    per cluster and the `server` fixture's app lives there)."""
+    path = tmp_path / "ray-bench.json"
+    done = subprocess.run([*HUMANCUT, "bench", "--ray", "--requests", "2", "--concurrency", "1",
+                           "--json", str(path)], capture_output=True, text=True, timeout=600,
+                          check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(path.read_text())
+    assert set(report) == {"meta", "serve", "ray_overhead_ms", "bulk"}
+    for name in ("plain", "ray"):
+        [lv] = report["serve"][name]
+        assert (lv["concurrency"], lv["requests"], lv["errors"]) == (1, 2, 0), lv
+        assert lv["images_per_second"] > 0 and lv["p95_ms"] >= lv["p50_ms"] > 0
+    assert set(report["ray_overhead_ms"]) == {"1"}
+    assert {k: (b["images"], b["exit"]) for k, b in report["bulk"].items()} == {
+        "local": (1, 0), "ray": (1, 0)}
+    assert "Ray overhead ms" in done.stdout and "cut ray" in done.stdout
 
 
 @pytest.fixture(scope="module")

@@ -64,17 +64,7 @@ def write_atomic(dst: Path, data: bytes) -> None:
     tmp.replace(dst)
 
 
-def cut_one(remover: Remover, data: bytes | None, src: Path, dst: Path, form: str) -> str:
-    """Cut `data` (read from `src` when None) into `dst`; "" when done, else why not."""
-    try:
-        write_atomic(dst, remover.remove_bytes(src.read_bytes() if data is None else data,
-                                               form))
-        return ""
-    except (HumancutError, OSError) as exc:
-        return describe(exc)
-
-
-def summarize(total: int, failures: Sequence[tuple[str | Path, str]], where: Path, *,
+def summarize(total: int, failures: Sequence[tuple[str | Path, str]], where: str | Path, *,
               quiet: bool, skipped: int = 0) -> int:
     """Print what was done and every failure; the exit status (1 when anything failed)."""
     if not quiet:

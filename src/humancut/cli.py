@@ -16,6 +16,7 @@ from tqdm import tqdm
 from . import batch, engine, imageops
 from .errors import ConfigError, HumancutError, ModelFileError
 from .evaluate import IMAGE_SUFFIXES, evaluate
+from .location import is_s3
 from .presets import PRESETS
 from .remover import Remover
 from .settings import Settings
@@ -91,6 +92,8 @@ def _cut_local(remover: Remover, jobs: list[tuple[Path, Path]], form: str,
 
 
 def cmd_cut(args: argparse.Namespace) -> int:
+    if args.ray:
+        return _cut_on_ray(args)
     remover = Remover(settings_from(args))
     out = Path(args.output) if args.output and args.output != "-" else None
     if args.inputs == ["-"]:
@@ -100,12 +103,13 @@ def cmd_cut(args: argparse.Namespace) -> int:
         else:
             sys.stdout.buffer.write(result)
         return 0
+    if any(is_s3(name) for name in [*args.inputs, args.output or ""]):
+        print("humancut: s3:// locations need --ray", file=sys.stderr)
+        return 2
     missing = [i for i in args.inputs if not Path(i).exists()]
     if missing:
         print(f"humancut: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    if args.ray:
-        return _cut_on_ray(args, out)
     jobs = batch.list_jobs(args.inputs, out)
     if not jobs:
         print("humancut: no images found (looked for "
@@ -117,15 +121,17 @@ def cmd_cut(args: argparse.Namespace) -> int:
     return batch.summarize(len(jobs), failures, where, quiet=args.quiet)
 
 
-def _cut_on_ray(args: argparse.Namespace, out: Path | None) -> int:
-    """One folder in, one folder out, on Ray Data (humancut[ray])."""
-    src = Path(args.inputs[0])
-    if len(args.inputs) != 1 or not src.is_dir() or out is None:
-        print("humancut: cut --ray takes one INPUT folder and -o OUTPUT folder", file=sys.stderr)
+def _cut_on_ray(args: argparse.Namespace) -> int:
+    """One INPUT, one -o OUTPUT, each a folder or s3://bucket/prefix, on Ray Data
+    (humancut[ray])."""
+    src, out = args.inputs[0] if len(args.inputs) == 1 else "", args.output
+    if not src or not out or out == "-" or not (is_s3(src) or Path(src).is_dir()):
+        print("humancut: cut --ray takes one INPUT and -o OUTPUT, each a folder or "
+              "s3://bucket/prefix", file=sys.stderr)
         return 2
-    from .raybulk import cut_folder
+    from .raybulk import cut_location
 
-    return cut_folder(settings_from(args), src, out, args.form, quiet=args.quiet)
+    return cut_location(settings_from(args), src, out, args.form, quiet=args.quiet)
 
 
 # ---- eval ------------------------------------------------------------------------------
@@ -263,7 +269,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             else None
         print(flow.render(flow.run(shared, args.requests)))
         return 0
-    report = bench.run(vs_rembg=args.vs_rembg, concurrency=bench.parse_list(args.concurrency, int),
+    if args.ray:
+        return _bench_ray(args)
+    report = bench.run(vs_rembg=args.vs_rembg,
+                       concurrency=_levels(args, bench.DEFAULT_CONCURRENCY),
                        requests=args.requests, json_path=args.json, images_dir=args.images,
                        sizes=bench.parse_list(args.sizes, float), soak_n=args.soak,
                        device=args.device, eval_dir=args.eval_dir,
@@ -279,6 +288,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _levels(args: argparse.Namespace, default: Sequence[int]) -> Sequence[int]:
+    from .bench import parse_list
+
+    return parse_list(args.concurrency, int) if args.concurrency else default
+
+
+def _bench_ray(args: argparse.Namespace) -> int:
+    from .bench import ray as ray_bench
+
+    report = ray_bench.run(images_dir=args.images, requests=args.requests,
+                           concurrency=_levels(args, ray_bench.DEFAULT_CONCURRENCY),
+                           json_path=args.json)
+    print(ray_bench.render(report))
+    if args.json:
+        print(f"report written to {args.json}", file=sys.stderr)
+    return 0
+
+
 # ---- entry -----------------------------------------------------------------------------
 
 def _add_cut(sub: Any) -> None:
@@ -289,6 +316,9 @@ def _add_cut(sub: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
     _engine_flags(p)
     _ray_flags(p)
+    p.add_argument("--s3-endpoint-url",
+                   help="with --ray, for s3:// INPUT or OUTPUT: an S3-compatible service "
+                        "(default: AWS; credentials from the AWS_* variables)")
     p.set_defaults(func=cmd_cut)
 
 
@@ -351,7 +381,7 @@ def _add_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="benchmark a humancut server (against rembg)")
     p.add_argument("--vs-rembg", action="store_true",
                    help="also run `rembg s` (u2netp) from its own venv and compare")
-    p.add_argument("--concurrency", default="1,2,4,8", help="levels, e.g. 1,2,4,8")
+    p.add_argument("--concurrency", help="levels (default 1,2,4,8; with --ray 1,4,8)")
     p.add_argument("--requests", type=int, default=20, help="requests per level and size")
     p.add_argument("--json", type=Path, default=Path("bench.json"), help="report file")
     p.add_argument("--images", type=Path, help="a folder of images to send as one more group")
@@ -375,6 +405,10 @@ def _add_bench(sub: Any) -> None:
     p.add_argument("--flow", action="store_true",
                    help="instead: the request flow's own cost (model excluded) on the embedded "
                         "backends and, when given, on --keys-url/--limits-url/--results-url")
+    p.add_argument("--ray", action="store_true",
+                   help="instead: `serve --ray` against the plain server and `cut --ray` "
+                        "against the local batch, on --images (default: the astronaut); "
+                        "humancut[ray], docs/ray.md")
     _backend_flags(p)
     _shared_backend_flags(p)
     p.set_defaults(func=cmd_bench)

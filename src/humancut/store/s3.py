@@ -29,9 +29,7 @@ class S3ResultStore(ResultStore):
         if urls not in URLS:
             raise ValueError(f"HUMANCUT_S3_URLS={urls!r}: expected one of {', '.join(URLS)}")
         self.bucket, self.prefix, self.urls, self.ttl = bucket, prefix, urls, ttl
-        config = Config(connect_timeout=timeout, read_timeout=timeout, signature_version="s3v4",
-                        retries={"max_attempts": 2, "mode": "standard"})
-        self.s3: Any = boto3.client("s3", endpoint_url=endpoint_url or None, config=config)
+        self.s3: Any = make_client(endpoint_url, timeout)
         where = f" at {endpoint_url} (HUMANCUT_S3_ENDPOINT_URL)" if endpoint_url else ""
         try:
             self.s3.head_bucket(Bucket=bucket)
@@ -46,10 +44,7 @@ class S3ResultStore(ResultStore):
     @classmethod
     def from_url(cls, url: str, settings: Settings | None = None) -> S3ResultStore:
         s = settings or Settings()
-        bucket, _, prefix = url.removeprefix("s3://").partition("/")
-        if not bucket or not url.startswith("s3://"):
-            raise ValueError(f"expected s3://BUCKET[/PREFIX], got {url!r}")
-        prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        bucket, prefix = split_url(url)
         return cls(bucket, prefix, endpoint_url=s.s3_endpoint_url, timeout=s.backend_timeout,
                    urls=s.s3_urls, ttl=s.result_ttl)
 
@@ -109,6 +104,22 @@ class S3ResultStore(ResultStore):
 
     def close(self) -> None:
         self.s3.close()
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """`s3://bucket/a/b` -> ("bucket", "a/b/"); the prefix is "" or ends with a slash."""
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not bucket or not url.startswith("s3://"):
+        raise ValueError(f"expected s3://BUCKET[/PREFIX], got {url!r}")
+    return bucket, prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+
+def make_client(endpoint_url: str, timeout: float) -> Any:
+    """A boto3 S3 client: AWS, or the S3-compatible service at `endpoint_url`; credentials
+    from boto3's chain (the standard AWS variables, profiles, instance roles)."""
+    config = Config(connect_timeout=timeout, read_timeout=timeout, signature_version="s3v4",
+                    retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.client("s3", endpoint_url=endpoint_url or None, config=config)
 
 
 def _expiry(metadata: dict[str, str]) -> float:
