@@ -38,9 +38,16 @@ def assert_error(resp: httpx.Response, status: int, code: str) -> dict:
 
 @pytest.mark.parametrize("form", [None, "mask", "whiteBK", "crop"])
 def test_official_sdk_every_return_form(server, key, astronaut_bytes, form):
+    check_sdk_cut(server.url, key, astronaut_bytes, form)
+
+
+def check_sdk_cut(base_url: str, key: str, photo: bytes, form: str | None,
+                  timeout: float = 60) -> None:
+    """The official SDK cuts the astronaut in `form` (None: the RGBA cut-out) at `base_url`;
+    the result URL is ours and its pixels are those of that form. Shared with test_ray.py."""
     async def call() -> dict:
-        client = AILabClient(key, base_url=server.url, timeout=60)
-        params = {"image": astronaut_bytes} | ({"returnForm": form} if form else {})
+        client = AILabClient(key, base_url=base_url, timeout=timeout)
+        params = {"image": photo} | ({"returnForm": form} if form else {})
         try:
             return await client.cutout.cutoutHumanBackgroundRemoval(params)
         finally:
@@ -49,7 +56,7 @@ def test_official_sdk_every_return_form(server, key, astronaut_bytes, form):
     result = asyncio.run(call())
     assert result["error_code"] == 0 and result["error_detail"]["status_code"] == 200
     url = result["data"]["image_url"]
-    assert url.startswith(server.url + "/api/results/")
+    assert url.startswith(base_url + "/api/results/")
     got = httpx.get(url, timeout=10)
     assert got.status_code == 200 and got.headers["content-type"] == "image/png"
     img = decode(got.content)

@@ -7,7 +7,6 @@ jobs join it with --ray-address, and the kill test finds the replica from here."
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -29,11 +28,11 @@ RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"
 os.environ.update(RAY_ENV)
 ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
 
-from ailabtools import AILabClient  # noqa: E402
 
 from conftest import SHARED_EVAL, decode, encode, landscape  # noqa: E402
 from humancut.cli import main  # noqa: E402
 from server import ROUTE, Server  # noqa: E402
+from test_api import check_sdk_cut  # noqa: E402
 
 # Ray Serve's own pydantic deprecations, not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -93,31 +92,7 @@ def model_replicas() -> list[str]:
 
 @pytest.mark.parametrize("form", [None, "mask", "whiteBK", "crop"])
 def test_official_sdk_every_return_form(server, astronaut_bytes, form):
-    key = server.create_key()
-
-    async def call() -> dict:
-        client = AILabClient(key, base_url=server.url, timeout=120)
-        params = {"image": astronaut_bytes} | ({"returnForm": form} if form else {})
-        try:
-            return await client.cutout.cutoutHumanBackgroundRemoval(params)
-        finally:
-            await client.aclose()
-
-    result = asyncio.run(call())
-    assert result["error_code"] == 0 and result["error_detail"]["status_code"] == 200
-    got = httpx.get(result["data"]["image_url"], timeout=10)
-    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
-    img = decode(got.content)
-    pixels = np.asarray(img)
-    if form is None:
-        assert img.mode == "RGBA" and img.size == (512, 512)
-        assert pixels[80, 220, 3] == 255 and pixels[10, 10, 3] == 0
-    elif form == "mask":
-        assert img.mode == "L" and pixels[80, 220] == 255 and pixels[10, 10] == 0
-    elif form == "whiteBK":
-        assert img.mode == "RGB" and tuple(pixels[10, 10]) == (255, 255, 255)
-    else:
-        assert img.mode == "RGBA" and img.width < 512 and img.height < 512
+    check_sdk_cut(server.url, server.create_key(), astronaut_bytes, form, timeout=120)
 
 
 def test_the_replicas_own_errors_reach_the_client(server, astronaut_bytes):
