@@ -12,6 +12,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 KEY_PATTERN = re.compile(r"^hc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 STATUSES = ("active", "disabled", "revoked")
@@ -27,6 +28,12 @@ class ApiKey:
     created_at: float
     rate_per_minute: int | None = None  # None = the server's default
     max_in_flight: int | None = None  # None = the server's default
+
+
+def key_from_row(row: Any) -> ApiKey:
+    """An ApiKey from a `keys` table row (any mapping-like row: sqlite3.Row, psycopg dict)."""
+    return ApiKey(row["id"], row["name"], row["status"], row["credits"], row["created_at"],
+                  row["rate_per_minute"], row["max_in_flight"])
 
 
 def new_secret() -> tuple[str, str, str]:

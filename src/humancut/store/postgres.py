@@ -22,6 +22,7 @@ from .keys import (
     KeyStore,
     check_limits,
     check_status,
+    key_from_row,
     key_id_of,
     matches,
     new_secret,
@@ -106,11 +107,11 @@ class PostgresKeyStore(KeyStore):
         row = self._one("SELECT * FROM keys WHERE id = %s", (key_id_of(secret),))
         if not matches(secret, row["secret_sha256"] if row else None):
             return None
-        return self._key(row)  # type: ignore[arg-type]
+        return key_from_row(row)  # type: ignore[arg-type]
 
     def get(self, key_id: str) -> ApiKey | None:
         row = self._one("SELECT * FROM keys WHERE id = %s", (key_id,))
-        return self._key(row) if row else None
+        return key_from_row(row) if row else None
 
     def list(self) -> list[ApiKey]:
         return [key for key, _ in self.export()]
@@ -145,7 +146,7 @@ class PostgresKeyStore(KeyStore):
     def export(self) -> Iterator[tuple[ApiKey, str]]:
         rows = self._run(lambda c: c.execute("SELECT * FROM keys ORDER BY created_at")
                          .fetchall())
-        return iter([(self._key(r), r["secret_sha256"]) for r in rows])  # type: ignore[index]
+        return iter([(key_from_row(r), r["secret_sha256"]) for r in rows])  # type: ignore[index]
 
     def restore(self, key: ApiKey, secret_hash: str) -> None:
         self._run(lambda c: c.execute(UPSERT.format(p="%s"),  # type: ignore[arg-type]
@@ -154,7 +155,3 @@ class PostgresKeyStore(KeyStore):
     def close(self) -> None:
         self.pool.close()
 
-    @staticmethod
-    def _key(row: dict[str, Any]) -> ApiKey:
-        return ApiKey(row["id"], row["name"], row["status"], row["credits"], row["created_at"],
-                      row["rate_per_minute"], row["max_in_flight"])

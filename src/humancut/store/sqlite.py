@@ -15,6 +15,7 @@ from .keys import (
     KeyStore,
     check_limits,
     check_status,
+    key_from_row,
     key_id_of,
     matches,
     new_secret,
@@ -92,15 +93,15 @@ class SQLiteKeyStore(KeyStore):
                                         (key_id_of(secret),)).fetchone()
         if not matches(secret, row["secret_sha256"] if row else None):
             return None
-        return self._key(row)
+        return key_from_row(row)
 
     def get(self, key_id: str) -> ApiKey | None:
         row = self.db.connect().execute("SELECT * FROM keys WHERE id = ?", (key_id,)).fetchone()
-        return self._key(row) if row else None
+        return key_from_row(row) if row else None
 
     def list(self) -> list[ApiKey]:
         rows = self.db.connect().execute("SELECT * FROM keys ORDER BY created_at").fetchall()
-        return [self._key(r) for r in rows]
+        return [key_from_row(r) for r in rows]
 
     def set_status(self, key_id: str, status: str) -> bool:
         check_status(status)
@@ -125,15 +126,11 @@ class SQLiteKeyStore(KeyStore):
 
     def export(self) -> Iterator[tuple[ApiKey, str]]:
         rows = self.db.connect().execute("SELECT * FROM keys ORDER BY created_at").fetchall()
-        return iter([(self._key(r), r["secret_sha256"]) for r in rows])
+        return iter([(key_from_row(r), r["secret_sha256"]) for r in rows])
 
     def restore(self, key: ApiKey, secret_hash: str) -> None:
         self.db.connect().execute(UPSERT.format(p="?"), upsert_values(key, secret_hash))
 
-    @staticmethod
-    def _key(row: sqlite3.Row) -> ApiKey:
-        return ApiKey(row["id"], row["name"], row["status"], row["credits"], row["created_at"],
-                      row["rate_per_minute"], row["max_in_flight"])
 
 
 __all__ = ["Database", "SQLiteKeyStore", "url_path"]
