@@ -34,7 +34,7 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 	  >/dev/null; } || echo "chromium is not installed: the browser tests will skip"
 
-# npm's remove.bg client, for tests/test_removebg_clients.py (it skips cleanly without node).
+# npm's remove.bg client, for tests/api/test_removebg_clients.py (it skips cleanly without node).
 node-clients:
 	@[ -d .node/node_modules/remove.bg ] || { command -v npm >/dev/null && \
 	  npm install --silent --no-audit --no-fund --prefix .node remove.bg@1.3.0; } || \

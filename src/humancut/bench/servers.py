@@ -1,11 +1,10 @@
-"""Servers in subprocesses on loopback ports: `humancut serve` for the bench and the tests,
-and `rembg s` for the bench's comparison.
+"""Servers in subprocesses on loopback ports: `humancut serve` and `rembg s`, the bench's two
+contenders (the tests build their server helper on HumancutProcess).
 
     srv = HumancutProcess(tmp / "data", ["--workers", "1"], {"HUMANCUT_RESULT_TTL": "2"})
     srv.start()                      # a free port; returns once GET /readyz answers 200
-    key = srv.create_key(5, "--rate", "0")
+    key = srv.new_key("bench", 5, rate_per_minute=0)
     httpx.post(srv.url + ROUTE, headers={"ailabapi-api-key": key}, ...)
-    srv = srv.restart()              # same port and data dir: old result URLs stay valid
     srv.stop()                       # SIGTERM, SIGKILL if it lingers
 
 `start` raises with the server's log when the process exits first or is not ready in time.
@@ -13,7 +12,6 @@ and `rembg s` for the bench's comparison.
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import socket
@@ -129,7 +127,7 @@ class ServerProcess:
 
 class HumancutProcess(ServerProcess):
     """`humancut serve --data-dir <data_dir> <extra_args>`, its log beside data_dir; and the
-    CLI and key store against that data."""
+    key store against that data."""
 
     name = "humancut"
 
@@ -144,64 +142,14 @@ class HumancutProcess(ServerProcess):
         return [sys.executable, "-m", "humancut.cli", "serve", "--host", HOST,
                 "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args]
 
-    def restart(self) -> HumancutProcess:
-        """A new server on the same port and data dir (stops this one first)."""
-        self.stop()
-        return HumancutProcess(self.data_dir, self.extra_args, self.extra_env, port=self.port,
-                               ready_timeout=self.ready_timeout,
-                               ready_path=self.ready_path).start()
-
-    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """Run `humancut <args>` with this server's environment."""
-        return subprocess.run([sys.executable, "-m", "humancut.cli", *args], env=self.env,
-                              capture_output=True, text=True, timeout=timeout, check=False)
-
-    def keys(self, *args: str) -> str:
-        """`humancut keys <args> --data-dir <data_dir>`; its stdout (raises on failure)."""
-        full = ["keys", *args, "--data-dir", str(self.data_dir)]
-        done = self.cli(*full)
-        if done.returncode != 0:
-            raise RuntimeError(f"`humancut {' '.join(full)}` failed ({done.returncode}):\n"
-                               f"{done.stdout}{done.stderr}")
-        return done.stdout
-
-    def create_key(self, credits: int | None = None, *extra_args: str) -> str:
+    def new_key(self, name: str, credits: int | None = None, **limits: int | None) -> str:
         """A new API key's secret, written from this process into the key store the server
         uses (its HUMANCUT_KEYS_URL, else keys.db under its data dir; SQLite's WAL lets the
         server read it at once): a `humancut keys create` process costs about a second.
-        `extra_args` are that command's flags: --name, --rate, --concurrency, --credits."""
-        args, rest = _KEY_FLAGS.parse_known_args(extra_args)
-        if rest:
-            raise ValueError(f"create_key does not know {rest}; use keys('create', ...)")
+        `limits`: rate_per_minute, max_in_flight."""
         if self._keys is None:
             self._keys = open_keys(Settings.from_env(self.env, data_dir=self.data_dir))
-        _, secret = self._keys.create(args.name, args.credits if credits is None else credits,
-                                      rate_per_minute=args.rate, max_in_flight=args.concurrency)
-        return secret
-
-
-def _key_flags() -> argparse.ArgumentParser:
-    """The flags of `humancut keys create` that set a key's fields (unknown ones are refused,
-    never ignored)."""
-    parser = argparse.ArgumentParser(prog="create_key", add_help=False, exit_on_error=False)
-    parser.add_argument("--name", default="")
-    for flag in ("--credits", "--rate", "--concurrency"):
-        parser.add_argument(flag, type=int)
-    return parser
-
-
-_KEY_FLAGS = _key_flags()
-
-
-def start(tmp_path: Path, extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None,
-          **options: Any) -> HumancutProcess:
-    """Start a server with its data in `tmp_path`/data; return it once it is ready.
-
-    `extra_args` go after `serve` (e.g. ["--workers", "1", "--trial-key"]); `env` is added to
-    the current environment (e.g. {"HUMANCUT_RESULT_TTL": "2"}); `options` are
-    HumancutProcess's keyword arguments (port, ready_timeout, ready_path).
-    """
-    return HumancutProcess(Path(tmp_path) / "data", extra_args, env, **options).start()
+        return self._keys.create(name, credits, **limits)[1]
 
 
 # ---- the bench's two contenders --------------------------------------------------------
@@ -250,7 +198,7 @@ class HumancutServer(HumancutProcess):
         self.key = ""
 
     def start(self) -> HumancutServer:
-        self.key = self.create_key(None, "--name", "bench")
+        self.key = self.new_key("bench")
         return super().start()
 
     async def call(self, client: Any, name: str, data: bytes) -> tuple[float, float, bytes]:

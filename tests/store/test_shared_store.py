@@ -1,4 +1,4 @@
-"""The shared backends against real servers (tests/services.py): PostgreSQL keys, Redis
+"""The shared backends against real servers (tests/support/services.py): PostgreSQL keys, Redis
 limits, S3 results (moto for the protocol, s3rver for presigned expiry), keys copy."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ pytest.importorskip("psycopg", reason="the postgres extra is not installed")
 pytest.importorskip("redis", reason="the redis extra is not installed")
 pytest.importorskip("boto3", reason="the s3 extra is not installed")
 
-import services  # noqa: E402 - after the skips above
+from tests.support import services  # noqa: E402 - after the skips above
 
 os.environ.update({k: v for k, v in services.AWS_ENV.items() if k not in os.environ})
 

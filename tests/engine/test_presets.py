@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ASTRONAUT
 from humancut import Remover, Settings, batch, png
 from humancut.cli import build_parser, settings_from
 from humancut.presets import PRESETS
+from tests.support.images import ASTRONAUT
 
 
 def test_balanced_is_the_default_and_equals_the_settings_defaults():

@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from server import HOST, free_port
+from tests.support.server import HOST, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 S3RVER = ROOT / ".services" / "node_modules" / ".bin" / "s3rver"
 PG_USER, PG_PASSWORD = "humancut", "s3cret-pw"
 # Test doubles accept any credentials; setting them also keeps boto3 from asking an instance

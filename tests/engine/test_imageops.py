@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import encode
 from humancut import HumancutError, imageops
+from tests.support.images import encode, png_header_only
 
 
 def code_of(data: bytes, **kw: object) -> str:
     with pytest.raises(HumancutError) as err:
         imageops.decode(data, **kw)
     return err.value.code
-
-
-def png_header_only(width: int, height: int, bit_depth: int = 8, colour: int = 2) -> bytes:
-    """A PNG that declares a size but whose pixels are a tiny zlib stream of zeros."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(
-            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) +
-            chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
 
 
 def test_refused_formats(astronaut):

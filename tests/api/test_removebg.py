@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import decode, encode
-from removebg_app import App, photo
+from tests.support.checks import REMOVEBG_NONSENSE as BAD
+from tests.support.images import decode, encode, photo
+from tests.support.inproc import App
 
 IMAGE = photo()  # 200x100, person at (50, 20)-(150, 80)
 
@@ -180,12 +181,6 @@ def test_crop_margin_roi_scale_position(app):
 
 
 # ---- errors and credits ---------------------------------------------------------------
-
-BAD = {"size": "huge", "format": "gif", "channels": "rgb", "crop": "maybe",
-       "crop_margin": "1 2 3", "scale": "5%", "position": "left", "roi": "0 0 10",
-       "bg_color": "notacolour", "type": "spaceship", "type_level": "3",
-       "semitransparency": "sometimes", "add_shadow": "x"}
-
 
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_nonsense_values_are_400_with_the_parameters_code(app, name):

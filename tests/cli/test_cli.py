@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SHARED_EVAL, decode, encode, landscape
 from humancut.cli import main
+from tests.support.images import SHARED_EVAL, decode, encode, landscape
 
 HUMANCUT = [sys.executable, "-m", "humancut.cli"]
 

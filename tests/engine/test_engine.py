@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 import humancut
-from conftest import decode, encode, landscape
 from humancut import HumancutError, imageops
 from humancut.engine.rvm import downsample_ratio
+from tests.support.images import decode, encode, landscape
 
 
 def test_alpha_is_person_shaped(remover, astronaut):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import encode
-from removebg_app import App, photo
-from test_api import assert_error
+from tests.support.checks import assert_error
+from tests.support.images import encode, photo
+from tests.support.inproc import App
 
 HD = "/api/cutout/portrait/hd-portrait-background-removal"
 CREDITS = "/api/common/query-credits"

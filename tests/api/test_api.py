@@ -7,73 +7,19 @@ import signal
 import time
 
 import httpx
-import numpy as np
 import pytest
 from ailabtools import AILabClient
 from ailabtools.errors import AILabApiError
 
-from conftest import decode, encode, landscape
-from server import ROUTE, Server
-
-
-def post(server: Server, key: str | None, files: dict | None = None,
-         data: dict | None = None, **kw: object) -> httpx.Response:
-    headers = {"ailabapi-api-key": key} if key is not None else {}
-    return httpx.post(server.url + ROUTE, headers=headers, files=files, data=data,
-                      timeout=60, **kw)
-
-
-def assert_error(resp: httpx.Response, status: int, code: str) -> dict:
-    body = resp.json()
-    assert resp.status_code == status, body
-    assert body["error_code"] == status and body["error_code_str"] == code
-    detail = body["error_detail"]
-    assert detail["status_code"] == status and detail["code"] == code
-    assert detail["code_message"] and detail["message"] and body["error_msg"] == detail["message"]
-    assert body["request_id"] and body["log_id"] and "data" not in body
-    return body
-
+from tests.support.checks import assert_error, check_sdk_cut, post
+from tests.support.images import encode, landscape
+from tests.support.server import Server
 
 # ---- the official client -------------------------------------------------------------
 
 @pytest.mark.parametrize("form", [None, "mask", "whiteBK", "crop"])
 def test_official_sdk_every_return_form(server, key, astronaut_bytes, form):
     check_sdk_cut(server.url, key, astronaut_bytes, form)
-
-
-def check_sdk_cut(base_url: str, key: str, photo: bytes, form: str | None,
-                  timeout: float = 60) -> None:
-    """The official SDK cuts the astronaut in `form` (None: the RGBA cut-out) at `base_url`;
-    the result URL is ours and its pixels are those of that form. Shared with test_ray.py."""
-    async def call() -> dict:
-        client = AILabClient(key, base_url=base_url, timeout=timeout)
-        params = {"image": photo} | ({"returnForm": form} if form else {})
-        try:
-            return await client.cutout.cutoutHumanBackgroundRemoval(params)
-        finally:
-            await client.aclose()
-
-    result = asyncio.run(call())
-    assert result["error_code"] == 0 and result["error_detail"]["status_code"] == 200
-    url = result["data"]["image_url"]
-    assert url.startswith(base_url + "/api/results/")
-    got = httpx.get(url, timeout=10)
-    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
-    img = decode(got.content)
-    alpha_or_grey = np.asarray(img)
-    if form is None:
-        assert img.mode == "RGBA" and img.size == (512, 512)
-        assert alpha_or_grey[80, 220, 3] == 255 and alpha_or_grey[10, 10, 3] == 0
-    elif form == "mask":
-        assert img.mode == "L" and img.size == (512, 512)
-        assert alpha_or_grey[80, 220] == 255 and alpha_or_grey[10, 10] == 0
-    elif form == "whiteBK":
-        assert img.mode == "RGB" and img.size == (512, 512)
-        assert tuple(alpha_or_grey[10, 10]) == (255, 255, 255)
-    else:
-        assert img.mode == "RGBA" and img.width < 512 and img.height < 512
-        a = alpha_or_grey[..., 3]
-        assert a[0].max() > 0 and a[-1].max() > 0 and a[:, 0].max() > 0 and a[:, -1].max() > 0
 
 
 def test_sdk_raises_with_the_servers_message(server, astronaut_bytes):

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from removebg_app import App, photo
-from test_fuzz import multipart
-from test_removebg import BAD
+from tests.support.checks import REMOVEBG_NONSENSE as BAD
+from tests.support.checks import multipart
+from tests.support.images import photo
+from tests.support.inproc import App
 
 IMAGE = photo((64, 48), (16, 12, 48, 36))
 B64 = base64.b64encode(IMAGE).decode()

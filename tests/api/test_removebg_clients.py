@@ -17,10 +17,10 @@ import pytest
 from ailabtools import AILabClient
 from PIL import Image
 
-from conftest import decode
-from server import ROUTE
+from tests.support.images import decode
+from tests.support.server import ROUTE
 
-NODE_CLIENT = Path(__file__).resolve().parents[1] / ".node" / "node_modules" / "remove.bg"
+NODE_CLIENT = Path(__file__).resolve().parents[2] / ".node" / "node_modules" / "remove.bg"
 
 
 @pytest.fixture(scope="module")

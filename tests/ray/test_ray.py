@@ -7,6 +7,7 @@ jobs join it with --ray-address, and the kill test finds the replica from here."
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -21,18 +22,14 @@ import httpx
 import numpy as np
 import pytest
 
-# Before `ray` is imported (it reads them at import): loopback only, no token auth, no
-# usage stats. Subprocesses inherit them.
-RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled",
-           "RAY_USAGE_STATS_ENABLED": "0"}
-os.environ.update(RAY_ENV)
-ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
+from humancut.cli import main
+from tests.support.checks import check_sdk_cut
+from tests.support.images import SHARED_EVAL, decode, encode, landscape
+from tests.support.server import ROUTE, Server
 
-
-from conftest import SHARED_EVAL, decode, encode, landscape  # noqa: E402
-from humancut.cli import main  # noqa: E402
-from server import ROUTE, Server  # noqa: E402
-from test_api import check_sdk_cut  # noqa: E402
+# `ray` itself is imported inside, after tests/ray/conftest.py set its environment.
+if importlib.util.find_spec("ray") is None:
+    pytest.skip("ray is not installed: pip install -e '.[ray]'", allow_module_level=True)
 
 # Ray Serve's own pydantic deprecations, not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -48,6 +45,8 @@ BULK_ARGS = ["--ray-num-cpus", "0.5", "--ray-max-replicas", "2", "--threads", "1
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
     """A single-node Ray on 127.0.0.1 with 2 CPUs; its address."""
+    import ray
+
     ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=False)
     try:
@@ -57,9 +56,10 @@ def cluster() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server(cluster: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(cluster: str, ray_env: dict[str, str],
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s = Server(tmp_path_factory.mktemp("ray") / "data",
-               extra_args=["--ray", "--ray-address", cluster, *SERVER_ARGS], env=RAY_ENV,
+               extra_args=["--ray", "--ray-address", cluster, *SERVER_ARGS], env=ray_env,
                ready_timeout=180).start()
     yield s
     assert s.stop(timeout=60) == 0, s.log()
@@ -84,6 +84,8 @@ def outcome(r: httpx.Response) -> str:
 
 
 def model_replicas() -> list[str]:
+    import ray
+
     return sorted(a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
                   if a["name"].startswith("SERVE_REPLICA::humancut#Model#"))
 
@@ -131,6 +133,8 @@ def test_a_killed_model_replica_is_replaced_and_calls_keep_the_envelope(server, 
     with ThreadPoolExecutor(24) as pool:
         pending = [pool.submit(post, server, key, astronaut_bytes) for _ in range(24)]
         time.sleep(1.0)  # calls are queued and one is running on the replica
+        import ray
+
         ray.kill(ray.get_actor(before, namespace="serve"), no_restart=True)
         codes = Counter(outcome(f.result()) for f in pending)
     # The call running on the killed replica fails (the queued ones go to the replacement).
@@ -157,14 +161,14 @@ def listening(pids: list[int]) -> set[str]:
     return found
 
 
-def test_serve_ray_starts_its_own_ray_on_loopback_and_stops_it(tmp_path, small_jpeg):
+def test_serve_ray_starts_its_own_ray_on_loopback_and_stops_it(tmp_path, small_jpeg, ray_env):
     """Without --ray-address: a Ray of its own, every port on 127.0.0.1, all of it gone
     after SIGTERM."""
     import psutil
 
     s = Server(tmp_path / "data", ["--ray", "--ray-cpus", "1", "--ray-num-cpus", "0.5",
                                    "--threads", "1", "--ray-max-replicas", "1"],
-               env=RAY_ENV, ready_timeout=180).start()
+               env=ray_env, ready_timeout=180).start()
     try:
         assert post(s, s.create_key(), small_jpeg).status_code == 200
         tree = [s.pid] + [p.pid for p in psutil.Process(s.pid).children(recursive=True)]
@@ -187,7 +191,7 @@ def test_the_committed_serve_config_builds_the_app():
 
     from humancut.runner.ray import app_builder
 
-    config = Path(__file__).resolve().parents[1] / "deploy" / "ray-serve.yaml"
+    config = Path(__file__).resolve().parents[2] / "deploy" / "ray-serve.yaml"
     [app] = ServeDeploySchema.model_validate(yaml.safe_load(config.read_text())).applications
     assert app.import_path == "humancut.runner.ray:app_builder"
     built = call_user_app_builder_with_args_if_necessary(app_builder, app.args)
@@ -254,7 +258,7 @@ def test_bulk_from_s3_to_s3_equals_the_local_batch_and_resumes(
         cluster, moto, tmp_path, astronaut, astronaut_bytes):
     """The driver lists keys; the actors GET and PUT the objects on moto (loopback), with
     the endpoint and credentials of this command's environment."""
-    import services
+    from tests.support import services
 
     moto.create_bucket("hc-bulk")
     s3 = services.s3_client(moto.endpoint)

@@ -17,13 +17,13 @@ import pytest
 from PIL import Image
 
 import humancut
-from conftest import ASTRONAUT
 from humancut.bench import photos
 from humancut.bench.load import percentile
 from humancut.bench.photos import build_groups, scaled_jpeg
+from tests.support.images import ASTRONAUT
 
 HUMANCUT = [sys.executable, "-m", "humancut.cli"]
-PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 def positive(x: object) -> bool:

@@ -1,4 +1,4 @@
-"""The request flow, limits, envelopes and the error table, in-process (tests/inproc.py):
+"""The request flow, limits, envelopes and the error table, in-process (tests/support/inproc.py):
 the real app, stores and ThreadRunner, the model stood in for. Real sockets and the real
 model are in test_api.py and test_reliability.py."""
 
@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import decode, encode
 from humancut import Settings
 from humancut.api import ROUTE
-from inproc import serving
-from test_api import assert_error
-from test_imageops import png_header_only
+from tests.support.checks import assert_error
+from tests.support.images import decode, encode, png_header_only
+from tests.support.inproc import EllipseModel, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -35,7 +34,7 @@ def jpeg(astronaut) -> bytes:
 
 async def test_success_envelope_result_and_its_url(tmp_path, jpeg):
     async with serving(tmp_path) as app:
-        key = app.create_key()
+        key = app.new_key()
         resp = await app.post(key, jpeg, form="mask")
         body = resp.json()
         assert resp.status_code == 200 and body["error_code"] == 0
@@ -56,19 +55,19 @@ async def test_key_errors(tmp_path, jpeg):
     async with serving(tmp_path) as app:
         assert_error(await app.post(None, jpeg), 400, "MISSING_PARAMETERS")
         assert_error(await app.post("nope", jpeg), 401, "ERROR_APPLICATIONS_NOT_EXISTS")
-        revoked, disabled = app.create_key(), app.create_key()
+        revoked, disabled = app.new_key(), app.new_key()
         app.keys.set_status(revoked.split("_")[1], "revoked")
         app.keys.set_status(disabled.split("_")[1], "disabled")
         assert_error(await app.post(revoked, jpeg), 401, "ERROR_APPLICATIONS_NOT_EXISTS")
         assert_error(await app.post(disabled, jpeg), 403, "ERROR_USER_LOCKED")
         app.keys.set_status(disabled.split("_")[1], "active")
         assert (await app.post(disabled, jpeg)).status_code == 200
-        assert app.remover.calls == 1  # refused calls never reach the model
+        assert app.model.calls == 1  # refused calls never reach the model
 
 
 async def test_credits_are_spent_on_success_only(tmp_path, jpeg):
     async with serving(tmp_path) as app:
-        key = app.create_key(1)
+        key = app.new_key(1)
         assert_error(await app.post(key, b"GIF89a...."), 415, "UNSUPPORTED_FILE_TYPES")
         assert_error(await app.post(key, jpeg, form="rainbow"), 400, "ERROR_INVALID_PARAMETER")
         assert app.credits(key) == 1
@@ -79,7 +78,7 @@ async def test_credits_are_spent_on_success_only(tmp_path, jpeg):
 
 async def test_request_errors(tmp_path, astronaut, jpeg):
     async with serving(tmp_path) as app:
-        key = app.create_key()
+        key = app.new_key()
         assert_error(await app.post(key, None, form="mask"), 400, "MISSING_PARAMETERS")
         rng = np.random.default_rng(1)
         big = encode(Image.fromarray(rng.integers(0, 255, (1100, 1100, 3), dtype=np.uint8)))
@@ -104,7 +103,7 @@ async def test_request_errors(tmp_path, astronaut, jpeg):
 
 async def test_oversize_body_and_framework_errors_use_the_envelope(tmp_path):
     async with serving(tmp_path) as app:
-        key = app.create_key()
+        key = app.new_key()
         h = {"ailabapi-api-key": key}
         resp = await app.client.post(ROUTE, content=b"x" * (9 * 1024 * 1024), headers=h | {
             "content-type": "multipart/form-data; b=1"})
@@ -125,7 +124,7 @@ async def test_health_docs_and_forwarded_urls(tmp_path, jpeg):
         assert (await c.get("/docs")).status_code == 200
         spec = (await c.get("/openapi.json")).json()
         assert ROUTE in spec["paths"]
-        key = app.create_key()
+        key = app.new_key()
         resp = await app.post(key, jpeg, headers={"x-forwarded-proto": "https",
                                                   "x-forwarded-host": "cut.example.com"})
         assert resp.json()["data"]["image_url"].startswith("https://cut.example.com/api/results/")
@@ -133,13 +132,13 @@ async def test_health_docs_and_forwarded_urls(tmp_path, jpeg):
                                                  "x-forwarded-host": "evil.example/<x>"})
         assert bad.json()["data"]["image_url"].startswith("http://testserver/api/results/")
     async with serving(tmp_path, public_base_url="https://cdn.example/") as app:
-        resp = await app.post(app.create_key(), jpeg)
+        resp = await app.post(app.new_key(), jpeg)
         assert resp.json()["data"]["image_url"].startswith("https://cdn.example/api/results/")
 
 
 async def test_result_urls_are_unguessable_and_deleted_ones_are_gone(tmp_path, jpeg):
     async with serving(tmp_path) as app:
-        url = (await app.post(app.create_key(), jpeg)).json()["data"]["image_url"]
+        url = (await app.post(app.new_key(), jpeg)).json()["data"]["image_url"]
         name = url.rsplit("/", 1)[1]
         token = name.split(".")[0]
         assert len(token) == 22  # 128 random bits
@@ -154,7 +153,7 @@ async def test_result_urls_are_unguessable_and_deleted_ones_are_gone(tmp_path, j
 
 async def test_rate_limit_per_key(tmp_path):
     async with serving(tmp_path) as app:
-        key = app.create_key(rate_per_minute=3)
+        key = app.new_key(rate_per_minute=3)
         for remaining in ("2", "1", "0"):
             resp = await app.post(key, b"GIF89a" + b"\0" * 20)
             assert resp.status_code == 415 and resp.headers["x-ratelimit-remaining"] == remaining
@@ -164,12 +163,12 @@ async def test_rate_limit_per_key(tmp_path):
         assert "3 requests a minute" in body["error_msg"]
         assert 0 < int(resp.headers["retry-after"]) <= 60
         assert int(resp.headers["x-ratelimit-reset"]) <= 60
-        assert (await app.post(app.create_key(), b"GIF89a")).status_code == 415  # others free
+        assert (await app.post(app.new_key(), b"GIF89a")).status_code == 415  # others free
 
 
 async def test_in_flight_limit_per_key(tmp_path, jpeg):
-    async with serving(tmp_path, delay=0.3) as app:
-        key = app.create_key(max_in_flight=1, rate_per_minute=0)
+    async with serving(tmp_path, EllipseModel(delay=0.3)) as app:
+        key = app.new_key(max_in_flight=1, rate_per_minute=0)
         responses = await asyncio.gather(*(app.post(key, jpeg) for _ in range(4)))
         codes = Counter(r.json()["error_code_str"] or "ok" for r in responses)
         assert codes == {"ok": 1, "EXCEEDING_LIMITS": 3}
@@ -181,16 +180,16 @@ async def test_in_flight_limit_per_key(tmp_path, jpeg):
 
 async def test_credits_are_exact_under_concurrency(tmp_path, jpeg):
     async with serving(tmp_path) as app:
-        key = app.create_key(10, max_in_flight=0, rate_per_minute=0)
+        key = app.new_key(10, max_in_flight=0, rate_per_minute=0)
         responses = await asyncio.gather(*(app.post(key, jpeg, form="mask") for _ in range(100)))
         codes = Counter(r.json()["error_code_str"] or "ok" for r in responses)
         assert codes == {"ok": 10, "ERROR_NOT_ENOUGH_CREDITS": 90}
-        assert app.credits(key) == 0 and app.remover.calls == 10
+        assert app.credits(key) == 0 and app.model.calls == 10
 
 
 async def test_back_pressure_answers_503_at_once(tmp_path, jpeg):
-    async with serving(tmp_path, workers=1, queue_size=1, delay=0.3) as app:
-        key = app.create_key(5, max_in_flight=0, rate_per_minute=0)
+    async with serving(tmp_path, EllipseModel(delay=0.3), workers=1, queue_size=1) as app:
+        key = app.new_key(5, max_in_flight=0, rate_per_minute=0)
         responses = await asyncio.gather(*(app.post(key, jpeg) for _ in range(5)))
         busy = [r for r in responses if r.status_code == 503]
         assert len(busy) == 3 and all(
@@ -201,15 +200,15 @@ async def test_back_pressure_answers_503_at_once(tmp_path, jpeg):
 
 
 async def test_processing_timeout_is_refunded(tmp_path, jpeg):
-    async with serving(tmp_path, request_timeout=0.05, delay=0.5) as app:
-        key = app.create_key(1)
+    async with serving(tmp_path, EllipseModel(delay=0.5), request_timeout=0.05) as app:
+        key = app.new_key(1)
         body = assert_error(await app.post(key, jpeg), 500, "PROCESSING_FAILURE")
         assert "longer than" in body["error_msg"] and app.credits(key) == 1
 
 
 async def test_unwritable_results_fail_cleanly_refund_and_recover(tmp_path, jpeg, caplog):
     async with serving(tmp_path) as app:
-        key = app.create_key(5)
+        key = app.new_key(5)
         results = tmp_path / "data" / "results"
         shutil.move(results, tmp_path / "moved")
         results.write_text("a file where the results folder was: writes fail")
@@ -224,7 +223,7 @@ async def test_unwritable_results_fail_cleanly_refund_and_recover(tmp_path, jpeg
 
 async def test_no_secrets_or_image_bytes_in_logs(tmp_path, jpeg, caplog):
     async with serving(tmp_path) as app:
-        key = app.create_key()
+        key = app.new_key()
         with caplog.at_level(logging.INFO, logger="humancut.api"):
             url = (await app.post(key, jpeg)).json()["data"]["image_url"]
             await app.client.get(url)
@@ -239,7 +238,7 @@ async def test_uploads_are_never_written_to_disk(tmp_path, jpeg):
     async with serving(tmp_path) as app:
         data = tmp_path / "data"
         before = {p for p in data.rglob("*") if p.is_file()}
-        await app.post(app.create_key(), jpeg, form="mask")
+        await app.post(app.new_key(), jpeg, form="mask")
         new = {p for p in data.rglob("*") if p.is_file()} - before
         assert new and all(p.suffix in (".png", ".db-wal", ".db-shm") for p in new), new
         assert not any(p.read_bytes() == jpeg for p in new)

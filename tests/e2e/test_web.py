@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FIXTURES, encode, landscape
-from server import ROUTE, start
+from tests.support.images import FIXTURES, encode, landscape
+from tests.support.server import ROUTE, start
 
 CHROMIUM = Path(os.environ.get("HUMANCUT_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENS = Path("/tmp/humancut-screens")
 ASTRONAUT = FIXTURES / "astronaut.jpg"
-SAMPLE_FETCH = (Path(__file__).resolve().parents[1] / "src" / "humancut" / "web" / "static"
+SAMPLE_FETCH = (Path(__file__).resolve().parents[2] / "src" / "humancut" / "web" / "static"
                 / "samples" / "sample_fetch.js")
 TIMEOUT = 60_000  # ms: one cut on a slow shared CPU
 

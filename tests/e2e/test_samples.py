@@ -16,10 +16,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from conftest import FIXTURES
-from server import Server
+from tests.support.images import FIXTURES
+from tests.support.server import Server
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "src" / "humancut" / "web" / "static" / "samples"
 README = ROOT / "README.md"
 DOC = ROOT / "docs" / "samples.md"  # where the samples are shown

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from conftest import encode
-from server import ROUTE, Server
-from test_api import assert_error, post
+from tests.support.checks import assert_error, post
+from tests.support.images import encode
+from tests.support.server import ROUTE, Server
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,9 @@ import pytest
 
 from humancut.api.fetch import allowed_networks, is_public, may_fetch, parse, resolve
 from humancut.errors import HumancutError
-from removebg_app import App, Origin, photo, redirect, send, trickle
+from tests.support.images import photo
+from tests.support.inproc import App
+from tests.support.origin import Origin, redirect, send, trickle
 
 REFUSED = ["127.0.0.1", "127.255.255.254", "10.0.0.1", "172.16.5.4", "192.168.1.1",
            "169.254.169.254", "100.100.100.200", "100.64.0.1", "0.0.0.0", "224.0.0.1",

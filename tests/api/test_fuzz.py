@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import encode
 from humancut import HumancutError, imageops
 from humancut.api.upload import FormReader
 from humancut.errors import PROBLEMS
+from tests.support.checks import multipart
+from tests.support.images import encode
 
 DECODE_CODES = {"unsupported_type", "undecodable",
                 "resolution_too_large"}
@@ -85,14 +86,6 @@ def test_mutated_images_end_in_a_contract_error_or_pixels(data):
 @given(st.binary(max_size=2048))
 def test_random_bytes_never_escape(data):
     check_decode(data)
-
-
-def multipart(fields: list[tuple[str, str | None, bytes]], boundary: str = "b0undary") -> bytes:
-    body = b""
-    for name, filename, value in fields:
-        disp = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        body += f"--{boundary}\r\nContent-Disposition: {disp}\r\n\r\n".encode() + value + b"\r\n"
-    return body + f"--{boundary}--\r\n".encode()
 
 
 def feed(body: bytes, content_type: str, chunk: int = 7) -> dict:

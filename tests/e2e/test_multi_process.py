@@ -17,17 +17,17 @@ import httpx
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, decode, encode
 from humancut.store import open_backend
 from humancut.store.keys import key_id_of
-from server import ROUTE, Server, start
+from tests.support.images import FIXTURES, decode, encode
+from tests.support.server import ROUTE, Server, start
 
 pytest.importorskip("psycopg", reason="the postgres extra is not installed")
 pytest.importorskip("redis", reason="the redis extra is not installed")
 pytest.importorskip("boto3", reason="the s3 extra is not installed")
 
-import services  # noqa: E402 - after the skips above
 from humancut.settings import Settings  # noqa: E402
+from tests.support import services  # noqa: E402 - after the skips above
 
 TTL, LEASE = 8, 4
 BUCKET = "hc-multi"
