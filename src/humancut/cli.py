@@ -185,7 +185,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
     if args.ray:
-        from .raycluster import serve_forever
+        from .raycluster import connect
+
+        connect(settings)  # first: it sets the environment Ray reads at import
+        from .rayserve import serve_forever
 
         return serve_forever(settings)
     app = create_app(settings)

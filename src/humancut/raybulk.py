@@ -18,9 +18,8 @@ from tqdm import tqdm
 from . import batch
 from .errors import HumancutError
 from .location import absolute, open_location, output_name
-from .raycluster import connect
+from .raycluster import connect, replica_settings
 from .remover import Remover
-from .runner.ray import replica_settings
 from .settings import Settings
 
 # boto3's credentials, handed to the actors: they may run in workers a Ray started

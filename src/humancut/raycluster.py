@@ -1,4 +1,5 @@
-"""Starting or joining Ray for humancut (humancut[ray]), and `humancut serve --ray`.
+"""Starting or joining Ray for humancut (humancut[ray]), and what each replica sets up:
+its settings, a loopback-only gRPC server.
 
 A Ray started here is one node on loopback: Ray binds the machine's external address by
 default, and RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (Ray's own switch for laptops) makes every
@@ -8,9 +9,6 @@ Ray reads it at import and its child processes inherit it; hence the lazy import
 from __future__ import annotations
 
 import os
-import signal
-import sys
-import threading
 
 from .settings import Settings
 
@@ -38,33 +36,12 @@ def connect(settings: Settings) -> bool:
     return True
 
 
-def serve_forever(settings: Settings) -> int:
-    """Deploy the humancut app on Serve (HTTP on settings.host:port) and wait for Ctrl-C or
-    SIGTERM; then remove Serve from the cluster and disconnect (stopping a Ray started
-    here)."""
-    connect(settings)  # first: it sets the environment Ray reads at import
-    import ray
-    from ray import serve
-
-    from .runner.ray import APP, build_app
-
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        serve.start(http_options={"host": settings.host, "port": settings.port},
-                    proxy_location="HeadOnly")
-        serve.run(build_app(settings), name=APP, route_prefix="/")
-        print(f"humancut: serving on http://{settings.host}:{settings.port}/ (Ray Serve, "
-              f"{settings.ray_min_replicas}-{settings.ray_max_replicas} model replicas)",
-              file=sys.stderr, flush=True)
-        stop.wait()
-    finally:
-        print("humancut: stopping Ray Serve", file=sys.stderr, flush=True)
-        serve.shutdown()  # Serve's actors are detached: they would outlive this process
-        ray.shutdown()
-        print("humancut: stopped", file=sys.stderr, flush=True)
-    return 0
+def replica_settings(settings: Settings) -> Settings:
+    """onnxruntime threads: the replica's CPU share unless set (one per core of the whole
+    machine would oversubscribe it as soon as there are two replicas)."""
+    if settings.threads:
+        return settings
+    return settings.replace(threads=max(1, round(settings.ray_num_cpus)))
 
 
 _patched = False

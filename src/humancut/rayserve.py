@@ -1,73 +1,33 @@
-"""The model on Ray Serve: RayRunner sends each Job to a `Model` deployment (one Remover, so
-one onnxruntime session, per replica) through a deployment handle; the `Ingress` deployment
-runs the same FastAPI app as `humancut serve` with a RayRunner in it. `build_app(settings)`
-composes the two; `app_builder` is the import path a Serve config names
-(deploy/ray-serve.yaml). Needs humancut[ray]."""
+"""humancut as a Ray Serve application, composed above the API and the runner: the `Model`
+deployment (one Remover, so one onnxruntime session, per replica) and the `Ingress`
+deployment, which runs the same FastAPI app as `humancut serve` with a RayRunner to the Model
+in it; the two never import each other, `build_app(settings)` binds them. `app_builder` is
+the import path a Serve config names (deploy/ray-serve.yaml); `serve_forever` is
+`humancut serve --ray`. Needs humancut[ray], and Ray's environment set before this module is
+imported (raycluster.connect first)."""
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import ray
 from ray import serve
-from ray.exceptions import RayTaskError
-from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
-from ..errors import HumancutError
-from ..raycluster import keep_replica_on_loopback
-from ..remover import Cut, Job, Remover
-from ..settings import Settings
-from .base import Runner
+from .api import create_app
+from .raycluster import connect, keep_replica_on_loopback, replica_settings
+from .remover import Cut, Job, Remover
+from .runner.ray import APP, RayRunner
+from .settings import Settings
 
-APP = "humancut"  # the Serve application's name
 # The ingress only awaits the model and the stores; its own queue is not the bound, the
 # model deployment's max_queued_requests is (so the client gets our 503, not Ray's).
 INGRESS_MAX_ONGOING = 256
-RETRY_AFTER = "2"
-
-
-def original_error(exc: BaseException) -> BaseException:
-    """The exception raised in the replica, out of Ray's RayTaskError wrapping."""
-    while isinstance(exc, RayTaskError) and exc.cause is not None:
-        exc = exc.cause
-    return exc
-
-
-class RayRunner(Runner):
-    """Jobs go to the Model deployment; a full queue there is `busy`, the replica's own
-    HumancutError comes back as itself, anything else (a replica that died) is left to the
-    base class: `processing_failed`."""
-
-    def __init__(self, handle: DeploymentHandle, *, timeout: float):
-        super().__init__(timeout=timeout)
-        self.handle = handle
-
-    async def _run(self, job: Job) -> Cut:
-        try:
-            return await self.handle.remote(job)
-        except BackPressureError:
-            raise HumancutError("busy", "The server is busy with other images; retry shortly.",
-                                headers={"Retry-After": RETRY_AFTER}) from None
-        except RayTaskError as exc:
-            cause = original_error(exc)
-            if isinstance(cause, HumancutError):
-                raise cause from None
-            raise
-
-
-def model_handle() -> DeploymentHandle:
-    """The Model deployment of the humancut app on the cluster this process is connected to."""
-    return serve.get_deployment_handle("Model", app_name=APP)
-
-
-def replica_settings(settings: Settings) -> Settings:
-    """onnxruntime threads: the replica's CPU share unless set (one per core of the whole
-    machine would oversubscribe it as soon as there are two replicas)."""
-    if settings.threads:
-        return settings
-    return settings.replace(threads=max(1, round(settings.ray_num_cpus)))
 
 
 @serve.deployment(name="Model")
@@ -90,8 +50,6 @@ class Ingress:
         self.settings, self.model = settings, model
 
     def __serve_build_asgi_app__(self) -> Any:
-        from ..api import create_app
-
         runner = RayRunner(self.model, timeout=self.settings.request_timeout)
         return create_app(self.settings, runner=runner)
 
@@ -115,3 +73,28 @@ def app_builder(args: dict[str, Any]) -> serve.Application:
     ray_max_replicas...) over the HUMANCUT_* variables of the replicas' environment."""
     env = {**os.environ, **{f"HUMANCUT_{k.upper()}": str(v) for k, v in (args or {}).items()}}
     return build_app(Settings.from_env(env))
+
+
+def serve_forever(settings: Settings) -> int:
+    """Deploy the humancut app on Serve (HTTP on settings.host:port) and wait for Ctrl-C or
+    SIGTERM; then remove Serve from the cluster and disconnect (stopping a Ray started
+    here)."""
+    connect(settings)  # a no-op when the caller connected first (as `serve --ray` does)
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        serve.start(http_options={"host": settings.host, "port": settings.port},
+                    proxy_location="HeadOnly")
+        serve.run(build_app(settings), name=APP, route_prefix="/")
+        print(f"humancut: serving on http://{settings.host}:{settings.port}/ (Ray Serve, "
+              f"{settings.ray_min_replicas}-{settings.ray_max_replicas} model replicas)",
+              file=sys.stderr, flush=True)
+        stop.wait()
+    finally:
+        print("humancut: stopping Ray Serve", file=sys.stderr, flush=True)
+        serve.shutdown()  # Serve's actors are detached: they would outlive this process
+        ray.shutdown()
+        print("humancut: stopped", file=sys.stderr, flush=True)
+    return 0

@@ -189,11 +189,11 @@ def test_the_committed_serve_config_builds_the_app():
     from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
     from ray.serve.schema import ServeDeploySchema
 
-    from humancut.runner.ray import app_builder
+    from humancut.rayserve import app_builder
 
     config = Path(__file__).resolve().parents[2] / "deploy" / "ray-serve.yaml"
     [app] = ServeDeploySchema.model_validate(yaml.safe_load(config.read_text())).applications
-    assert app.import_path == "humancut.runner.ray:app_builder"
+    assert app.import_path == "humancut.rayserve:app_builder"
     built = call_user_app_builder_with_args_if_necessary(app_builder, app.args)
     assert isinstance(built, serve.Application)
 
