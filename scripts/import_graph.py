@@ -1,6 +1,7 @@
 """The import graph of src/humancut (module-level and function-level imports alike), and its
 circles: `python scripts/import_graph.py` prints each circle (strongly connected set of
-modules) and exits 1 when there is one. `--edges` prints every edge too; a path argument names another src/humancut."""
+modules) and exits 1 when there is one. `--edges` prints every edge too; a path argument
+names another checkout's src/humancut."""
 
 from __future__ import annotations
 
