@@ -1,7 +1,7 @@
-"""The import graph of src/humancut (module-level and function-level imports alike), and its
-circles: `python scripts/import_graph.py` prints each circle (strongly connected set of
-modules) and exits 1 when there is one. `--edges` prints every edge too; a path argument
-names another checkout's src/humancut."""
+"""The import graph of src/humancut (module-level and function-level imports alike, not
+those under TYPE_CHECKING), and its circles: `python scripts/import_graph.py` prints each
+circle (strongly connected set of modules) and exits 1 when there is one. `--edges` prints
+every edge too; a path argument names another checkout's src/humancut."""
 
 from __future__ import annotations
 
@@ -19,12 +19,25 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node but those under `if TYPE_CHECKING:` (imports for annotations only)."""
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            todo += node.orelse
+            continue
+        todo += ast.iter_child_nodes(node)
+    return found
+
+
 def imports(path: Path, modules: set[str]) -> set[str]:
     """The humancut modules `path` imports (`from . import x` counts x when it is a module)."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HumancutError
-from .evaluate import IMAGE_SUFFIXES
+from .imageops import images_under
 from .remover import Remover
 
 READ_AHEAD = 2  # photos decoded ahead of the model: bounds memory
@@ -30,11 +30,6 @@ def destination(root: Path, file: Path, out_root: Path) -> Path:
     """Where the cut-out of `file`, found under the folder `root`, goes: the same relative
     name under `out_root`, as a PNG."""
     return (out_root / file.relative_to(root)).with_suffix(".png")
-
-
-def images_under(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*")
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def list_jobs(inputs: Sequence[str], out: Path | None) -> list[tuple[Path, Path]]:

@@ -15,7 +15,8 @@ from tqdm import tqdm
 
 from . import batch, engine, imageops
 from .errors import ConfigError, HumancutError, ModelFileError
-from .evaluate import IMAGE_SUFFIXES, evaluate
+from .evaluate import evaluate
+from .imageops import IMAGE_SUFFIXES
 from .location import is_s3
 from .presets import PRESETS
 from .remover import Remover

@@ -14,8 +14,6 @@ from . import imageops
 from .metrics import METRICS, score
 from .remover import Remover
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-
 
 @dataclass
 class Report:
@@ -37,7 +35,7 @@ class Report:
 def pairs(images_dir: Path, alpha_dir: Path) -> Iterator[tuple[Path, Path]]:
     """(image, label) pairs with the same base name; the label is a PNG."""
     for image in sorted(Path(images_dir).iterdir()):
-        if image.suffix.lower() in IMAGE_SUFFIXES:
+        if image.suffix.lower() in imageops.IMAGE_SUFFIXES:
             label = Path(alpha_dir) / (image.stem + ".png")
             if label.is_file():
                 yield image, label

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import warnings
 import zipfile
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -19,6 +20,8 @@ from .errors import HumancutError
 # Formats the contract accepts (a camera's multi-picture JPEG, MPO, opens as JPEG).
 ACCEPTED_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
 FORMS = ("rgba", "mask", "whiteBK", "crop")
+# The photo files the folder commands pick up (cut DIR, the quality report, the bench).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 Image.init()  # register every plugin so `formats=ACCEPTED_FORMATS` can name them
 
 # Magic bytes of common formats we refuse, so the error can name them.
@@ -30,6 +33,12 @@ _REFUSED_MAGIC = (
     (b"\x00\x00\x00\x0cjP", "JPEG 2000"),
     (b"\x00\x00\x01\x00", "ICO"),
 )
+
+
+def images_under(root: Path) -> list[Path]:
+    """The photo files under the folder `root`, at any depth, sorted."""
+    return sorted(p for p in Path(root).rglob("*")
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def sniff_refused(data: bytes) -> str | None:

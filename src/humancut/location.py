@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from . import batch
-from .evaluate import IMAGE_SUFFIXES
+from .imageops import IMAGE_SUFFIXES, images_under
 from .settings import Settings
 
 S3 = "s3://"
@@ -63,7 +63,7 @@ class Folder:
         self.root = root
 
     def images(self) -> list[str]:
-        return [p.relative_to(self.root).as_posix() for p in batch.images_under(self.root)]
+        return [p.relative_to(self.root).as_posix() for p in images_under(self.root)]
 
     def pngs(self) -> set[str]:
         return {p.relative_to(self.root).as_posix() for p in self.root.rglob("*.png")

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from . import imageops
+from .job import Cut
 
 Length = tuple[float, str]  # (value, "px" | "%")
 Box = tuple[int, int, int, int]  # left, top, right, bottom (exclusive)
@@ -31,15 +32,6 @@ class Output:
     bg_image: bytes | None = None  # encoded; covers the canvas
     max_pixels: int = 0  # output resolution cap; 0 = none
     png_max_pixels: int = 0  # a tighter cap when the answer is a PNG; 0 = none
-
-
-@dataclass(frozen=True)
-class Finished:
-    data: bytes
-    content_type: str
-    width: int
-    height: int
-    foreground: tuple[int, int, int, int]  # top, left, width, height in result pixels
 
 
 def to_px(length: Length, whole: int) -> int:
@@ -119,7 +111,7 @@ def shape(rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None,
 
 
 def finish(rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None,
-           options: Output, *, compress_level: int = 1, png_encoder: str = "isal") -> Finished:
+           options: Output, *, compress_level: int = 1, png_encoder: str = "isal") -> Cut:
     img = shape(rgb, alpha, foreground, options)
     bg = backdrop(options)
     fmt = answer_format(img, options, bg)
@@ -133,5 +125,5 @@ def finish(rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None,
     elif bg is not None:
         img = imageops.over(img, imageops.cover(bg, img.size))
     data = imageops.encode(img, fmt, compress_level=compress_level, png_encoder=png_encoder)
-    return Finished(data, imageops.ENCODINGS[fmt], img.width, img.height,
-                    (top, left, right - left, bottom - top))
+    return Cut(data, img.width, img.height, content_type=imageops.ENCODINGS[fmt],
+               foreground=(top, left, right - left, bottom - top))

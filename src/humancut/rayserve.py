@@ -20,8 +20,9 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from .api import create_app
+from .job import Cut, Job
 from .raycluster import connect, keep_replica_on_loopback, replica_settings
-from .remover import Cut, Job, Remover
+from .remover import Remover
 from .runner.ray import APP, RayRunner
 from .settings import Settings
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,38 +13,11 @@ from PIL import Image
 from . import imageops
 from .engine import Matte, Model, create_model, refine, views
 from .errors import HumancutError
+from .job import Cut, Job
 from .output import Output, finish
 from .settings import Settings
 
 ImageInput = str | Path | bytes | Image.Image | np.ndarray
-
-
-@dataclass
-class Cut:
-    """An encoded result: its bytes and media type, its size, milliseconds per stage, and
-    where the subject is in it (top, left, width, height; when the Job asked for Output)."""
-
-    data: bytes
-    width: int
-    height: int
-    timings: dict[str, float] = field(default_factory=dict)
-    content_type: str = "image/png"
-    foreground: tuple[int, int, int, int] | None = None
-
-    @property
-    def png(self) -> bytes:
-        """The bytes, for callers that only ever ask for PNG (the form path)."""
-        return self.data
-
-
-@dataclass(frozen=True)
-class Job:
-    """One cut-out to make, as a runner carries it to where the model runs (picklable)."""
-
-    data: bytes  # the encoded photo
-    form: str = "rgba"  # one of imageops.FORMS
-    max_side: int | None = None  # refuse photos with a larger side; None = any size
-    options: Output | None = None  # remove.bg-style output; None = `form` as PNG
 
 
 class Remover:
@@ -175,10 +147,8 @@ class Remover:
         if options is None:
             cut = self.encode(rgb, matte, form)
         else:
-            done = finish(rgb, matte.alpha, matte.foreground, options, compress_level=level,
-                          png_encoder=encoder)
-            cut = Cut(done.data, done.width, done.height, content_type=done.content_type,
-                      foreground=done.foreground)
+            cut = finish(rgb, matte.alpha, matte.foreground, options, compress_level=level,
+                         png_encoder=encoder)
         t3 = time.perf_counter()
         cut.timings = {"decode_ms": (t1 - t0) * 1000, "model_ms": (t2 - t1) * 1000,
                        "encode_ms": (t3 - t2) * 1000}

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..errors import HumancutError
-from ..remover import Job
+from ..job import Job
 from ..store.keys import UNLIMITED_CREDITS
 from .family import Family
 from .removebg_fields import read_fields

@@ -13,8 +13,8 @@ from PIL import ImageColor
 
 from .. import imageops
 from ..errors import HumancutError
+from ..job import Job
 from ..output import Length, Output
-from ..remover import Job
 from ..settings import Settings
 from .fetch import allowed_networks, fetch
 from .removebg_fields import Fields

@@ -13,7 +13,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import HumancutError
-from ..remover import Cut, Job
+from ..job import Cut, Job
 from ..runner import Runner
 from ..settings import Settings
 from ..store import ApiKey, Backends, Stored

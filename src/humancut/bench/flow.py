@@ -22,7 +22,7 @@ import uvicorn
 from PIL import Image
 
 from ..api import ROUTE, create_app
-from ..remover import Cut, Job
+from ..job import Cut, Job
 from ..runner import Runner
 from ..settings import Settings
 from ..store import open_keys

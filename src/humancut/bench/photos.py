@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import Image
 
-from ..evaluate import IMAGE_SUFFIXES
+from ..imageops import IMAGE_SUFFIXES, images_under
 from ..settings import MB
 
 # Package data, so an installed humancut (no source checkout) can generate its sizes.
@@ -71,11 +71,6 @@ def image_size(data: bytes) -> tuple[int, int]:
         return img.size
 
 
-def image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def spread(items: list[Path], n: int) -> list[Path]:
     """n items evenly spaced through the list (deterministic)."""
     if len(items) <= n:
@@ -126,7 +121,7 @@ def eval_group(eval_dir: Path, per_set: int = 4) -> ImageGroup:
     """A few photos spread through each set: the bench's sample of real photos."""
     if not eval_dir.is_dir():
         raise ValueError(f"--eval-dir {eval_dir} is not a folder")
-    picked = [p for folder in eval_sets(eval_dir) for p in spread(image_files(folder), per_set)]
+    picked = [p for folder in eval_sets(eval_dir) for p in spread(images_under(folder), per_set)]
     if not picked:
         raise ValueError(f"no images in {eval_dir} (looked for {', '.join(IMAGE_SUFFIXES)})")
     return file_group(EVAL_LABEL, picked)
@@ -137,7 +132,7 @@ def build_groups(sizes: Sequence[float], images_dir: Path | None,
     """The generated sizes, then the --images folder (20 at most), then the eval mix."""
     groups = astronaut_groups(sizes) if sizes else []
     if images_dir is not None:
-        found = image_files(images_dir)
+        found = images_under(images_dir)
         if not found:
             raise ValueError(f"no images in {images_dir} (looked for "
                              f"{', '.join(IMAGE_SUFFIXES)})")

@@ -22,8 +22,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..imageops import images_under
 from .load import _load, percentile
-from .photos import ASTRONAUT, image_files, spread
+from .photos import ASTRONAUT, spread
 from .report import _aligned, cpu_name, now
 from .servers import HumancutServer
 
@@ -106,7 +107,7 @@ def bulk(work: Path, photos: Path, say: Say) -> dict[str, dict[str, Any]]:
 
 
 def _photos(images_dir: Path | None) -> list[Path]:
-    return spread(image_files(images_dir), PHOTOS) if images_dir else [Path(str(ASTRONAUT))]
+    return spread(images_under(images_dir), PHOTOS) if images_dir else [Path(str(ASTRONAUT))]
 
 
 def run(*, images_dir: Path | None, requests: int, concurrency: Sequence[int],

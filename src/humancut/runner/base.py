@@ -9,7 +9,7 @@ import logging
 from abc import ABC, abstractmethod
 
 from ..errors import HumancutError
-from ..remover import Cut, Job
+from ..job import Cut, Job
 
 log = logging.getLogger("humancut.runner")
 

@@ -10,7 +10,7 @@ from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
 from ..errors import HumancutError
-from ..remover import Cut, Job
+from ..job import Cut, Job
 from .base import Runner
 
 APP = "humancut"  # the Serve application's name

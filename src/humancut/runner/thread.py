@@ -6,7 +6,8 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import HumancutError
-from ..remover import Cut, Job, Remover
+from ..job import Cut, Job
+from ..remover import Remover
 from .base import Runner
 
 
