@@ -1,0 +1,97 @@
+"""`humancut bench`: the load bench against rembg, the request flow's own cost, and Ray."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..presets import PRESETS
+from .flags import backend_flags, settings_from, shared_backend_flags
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .. import bench
+
+    if args.flow:
+        from ..bench import flow
+
+        settings = settings_from(args)
+        shared = settings if settings.keys_url or settings.limits_url or settings.results_url \
+            else None
+        print(flow.render(flow.run(shared, args.requests)))
+        return 0
+    if args.ray:
+        return _bench_ray(args)
+    report = bench.run(vs_rembg=args.vs_rembg,
+                       concurrency=_levels(args, bench.DEFAULT_CONCURRENCY),
+                       requests=args.requests, json_path=args.json, images_dir=args.images,
+                       sizes=bench.parse_list(args.sizes, float), soak_n=args.soak,
+                       device=args.device, eval_dir=args.eval_dir,
+                       presets=bench.parse_list(args.presets, str) if args.presets
+                       else [args.preset], quality=args.quality, plot_path=args.plot)
+    print(bench.render_table(report))
+    print()
+    print(bench.render_frontier(report))
+    if args.plot:
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    if args.json:
+        print(f"report written to {args.json}", file=sys.stderr)
+    return 0
+
+
+def _levels(args: argparse.Namespace, default: Sequence[int]) -> Sequence[int]:
+    from ..bench import parse_list
+
+    return parse_list(args.concurrency, int) if args.concurrency else default
+
+
+def _bench_ray(args: argparse.Namespace) -> int:
+    from ..bench import ray as ray_bench
+
+    report = ray_bench.run(images_dir=args.images, requests=args.requests,
+                           concurrency=_levels(args, ray_bench.DEFAULT_CONCURRENCY),
+                           json_path=args.json)
+    print(ray_bench.render(report))
+    if args.json:
+        print(f"report written to {args.json}", file=sys.stderr)
+    return 0
+
+
+def add_bench(sub: Any) -> None:
+    p = sub.add_parser("bench", help="benchmark a humancut server (against rembg)")
+    p.add_argument("--vs-rembg", action="store_true",
+                   help="also run `rembg s` (u2netp) from its own venv and compare")
+    p.add_argument("--concurrency", help="levels (default 1,2,4,8; with --ray 1,4,8)")
+    p.add_argument("--requests", type=int, default=20, help="requests per level and size")
+    p.add_argument("--json", type=Path, default=Path("bench.json"), help="report file")
+    p.add_argument("--images", type=Path, help="a folder of images to send as one more group")
+    p.add_argument("--eval-dir", type=Path, metavar="DIR",
+                   help="labelled sets (<set>/images, as `humancut eval` reads) or a folder of "
+                   "photos: a few of each as the eval-mix group (default: $HUMANCUT_EVAL_DIR; "
+                   "neither: no such group)")
+    p.add_argument("--sizes", default="0.25,1,2,3.9",
+                   help="megapixels of generated JPEGs ('' for none)")
+    p.add_argument("--soak", type=int, default=0, metavar="N",
+                   help="N requests to measure RSS growth (0 = skip; 2000 for the full figure)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--preset", choices=list(PRESETS),
+                   help="the humancut server's preset (default: $HUMANCUT_PRESET or balanced)")
+    p.add_argument("--presets", metavar="LIST",
+                   help="one humancut server per preset, e.g. fast,balanced,best")
+    p.add_argument("--quality", action="store_true",
+                   help="score every server on the labelled sets of --eval-dir, over HTTP")
+    p.add_argument("--plot", type=Path, metavar="PNG",
+                   help="save the frontier plot (portrait SAD against img/s at c4)")
+    p.add_argument("--flow", action="store_true",
+                   help="instead: the request flow's own cost (model excluded) on the embedded "
+                        "backends and, when given, on --keys-url/--limits-url/--results-url")
+    p.add_argument("--ray", action="store_true",
+                   help="instead: `serve --ray` against the plain server and `cut --ray` "
+                        "against the local batch, on --images (default: the astronaut); "
+                        "humancut[ray], docs/ray.md")
+    backend_flags(p)
+    shared_backend_flags(p)
+    p.set_defaults(func=cmd_bench)

@@ -1,0 +1,146 @@
+"""`humancut cut`, `humancut eval` and `humancut models`: the commands that run the model
+in this process (or, `cut --ray`, on Ray Data)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from .. import batch, engine, imageops
+from ..errors import ModelFileError
+from ..evaluate import evaluate
+from ..imageops import IMAGE_SUFFIXES
+from ..location import is_s3
+from ..remover import Remover
+from .flags import engine_flags, ray_flags, settings_from
+
+
+def _cut_local(remover: Remover, jobs: list[tuple[Path, Path]], form: str,
+               quiet: bool) -> list[tuple[Path, str]]:
+    """This process cuts them all, decoding and writing beside the model (humancut.batch)."""
+    bar = tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2 or quiet, file=sys.stderr)
+    with bar:
+        def done(src: Path) -> None:
+            bar.set_postfix_str(src.name, refresh=False)
+            bar.update(1)
+
+        return batch.cut_all(remover, jobs, form, done)
+
+
+def cmd_cut(args: argparse.Namespace) -> int:
+    if args.ray:
+        return _cut_on_ray(args)
+    remover = Remover(settings_from(args))
+    out = Path(args.output) if args.output and args.output != "-" else None
+    if args.inputs == ["-"]:
+        result = remover.remove_bytes(sys.stdin.buffer.read(), args.form)
+        if out:
+            out.write_bytes(result)
+        else:
+            sys.stdout.buffer.write(result)
+        return 0
+    if any(is_s3(name) for name in [*args.inputs, args.output or ""]):
+        print("humancut: s3:// locations need --ray", file=sys.stderr)
+        return 2
+    missing = [i for i in args.inputs if not Path(i).exists()]
+    if missing:
+        print(f"humancut: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    jobs = batch.list_jobs(args.inputs, out)
+    if not jobs:
+        print("humancut: no images found (looked for "
+              f"{', '.join(IMAGE_SUFFIXES)})", file=sys.stderr)
+        return 2
+    remover.model  # load once, before the progress bar starts  # noqa: B018
+    failures = _cut_local(remover, jobs, args.form, args.quiet)
+    where = jobs[0][1] if len(jobs) == 1 else jobs[0][1].parent
+    return batch.summarize(len(jobs), failures, where, quiet=args.quiet)
+
+
+def _cut_on_ray(args: argparse.Namespace) -> int:
+    """One INPUT, one -o OUTPUT, each a folder or s3://bucket/prefix, on Ray Data
+    (humancut[ray])."""
+    src, out = args.inputs[0] if len(args.inputs) == 1 else "", args.output
+    if not src or not out or out == "-" or not (is_s3(src) or Path(src).is_dir()):
+        print("humancut: cut --ray takes one INPUT and -o OUTPUT, each a folder or "
+              "s3://bucket/prefix", file=sys.stderr)
+        return 2
+    from ..raybulk import cut_location
+
+    return cut_location(settings_from(args), src, out, args.form, quiet=args.quiet)
+
+
+# ---- eval ------------------------------------------------------------------------------
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    remover = Remover(settings_from(args))
+    remover.model  # noqa: B018 - load before timing
+    with tqdm(unit="img", disable=args.quiet, file=sys.stderr) as bar:
+        report = evaluate(remover, args.images_dir, args.alpha_dir, progress=bar.update)
+    m = report.means
+    print(f"{args.images_dir}: {report.images} images, {report.images_per_second:.2f} images/s")
+    print(f"  IoU    {m['iou']:.4f}\n  SAD    {m['sad']:.3f}\n  MSE    {m['mse']:.5f}\n"
+          f"  MAD    {m['mad']:.5f}\n  Grad   {m['grad']:.3f}\n  edgeMAD {m['edge_mad']:.4f}")
+    if args.json:
+        used = {k: str(v) if isinstance(v, Path) else v
+                for k, v in dataclasses.asdict(remover.settings).items()}
+        data = report.as_dict() | {"settings": used}
+        Path(args.json).write_text(json.dumps(data, indent=2))
+    return 0
+
+
+# ---- models ----------------------------------------------------------------------------
+
+def cmd_models(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    names = [args.name] if getattr(args, "name", None) else sorted(engine.MODELS)
+    for name in names:
+        cls = engine.model_class(name)
+        if args.action == "fetch":
+            print(f"fetching {name} from {cls.file.source.describe()} ...", file=sys.stderr)
+            print(engine.fetch(cls.file, settings.model_dir))
+        else:
+            try:
+                state = str(engine.locate(cls.file, settings.model_dir))
+            except ModelFileError:
+                state = "not fetched"
+            print(f"{name}\t{cls.file.license}\t{cls.file.sha256[:12]}\t{state}")
+    return 0
+
+
+def add_cut(sub: Any) -> None:
+    p = sub.add_parser("cut", help="cut people out of images, folders or stdin")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders, or - for stdin")
+    p.add_argument("-o", "--output", help="output file or folder (- for stdout)")
+    p.add_argument("--form", default="rgba", choices=imageops.FORMS)
+    p.add_argument("-q", "--quiet", action="store_true")
+    engine_flags(p)
+    ray_flags(p)
+    p.add_argument("--s3-endpoint-url",
+                   help="with --ray, for s3:// INPUT or OUTPUT: an S3-compatible service "
+                        "(default: AWS; credentials from the AWS_* variables)")
+    p.set_defaults(func=cmd_cut)
+
+
+def add_eval(sub: Any) -> None:
+    p = sub.add_parser("eval", help="quality report against labelled alpha mattes")
+    p.add_argument("images_dir", type=Path)
+    p.add_argument("alpha_dir", type=Path)
+    p.add_argument("--json", type=Path, help="also write the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true")
+    engine_flags(p)
+    p.set_defaults(func=cmd_eval)
+
+
+def add_models(sub: Any) -> None:
+    p = sub.add_parser("models", help="list or fetch model files")
+    p.add_argument("action", choices=["list", "fetch"])
+    p.add_argument("name", nargs="?", help="one model (default: all)")
+    p.add_argument("--model-dir", type=Path)
+    p.set_defaults(func=cmd_models)

@@ -1,0 +1,132 @@
+"""`humancut serve` (uvicorn, or Ray Serve with --ray) and `humancut keys`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from .flags import backend_flags, engine_flags, ray_flags, settings_from, shared_backend_flags
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from ..api import create_app
+    from ..store import backend_url, redact
+
+    settings = settings_from(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    if args.ray:
+        from ..raycluster import connect
+
+        connect(settings)  # first: it sets the environment Ray reads at import
+        from ..rayserve import serve_forever
+
+        return serve_forever(settings)
+    app = create_app(settings)
+    where = ", ".join(redact(backend_url(settings, s))
+                      for s in ("keys_url", "results_url", "limits_url"))
+    print(f"humancut: serving on http://{settings.host}:{settings.port}/ "
+          f"({where}; runner {settings.runner})", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                timeout_keep_alive=5)
+    return 0
+
+
+def cmd_keys_copy(args: argparse.Namespace) -> int:
+    """Keys, hashes, statuses, balances and limits from one store to another (e.g. SQLite ->
+    PostgreSQL). The source wins on a second run; a key revoked in the target stays so."""
+    from ..store import open_keys
+    from ..store.keys import copy_keys
+
+    if not (args.from_url and args.to_url):
+        print("humancut: keys copy needs --from URL and --to URL", file=sys.stderr)
+        return 2
+    settings = settings_from(args)
+    source = open_keys(settings.replace(keys_url=args.from_url))
+    target = open_keys(settings.replace(keys_url=args.to_url))
+    try:
+        added, updated = copy_keys(source, target)
+    finally:
+        source.close()
+        target.close()
+    print(f"copied keys: {added} added, {updated} updated (balances now as in the source)")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from ..store import open_keys
+
+    if args.action == "copy":
+        return cmd_keys_copy(args)
+    store = open_keys(settings_from(args))
+    if args.action == "create":
+        key, secret = store.create(args.name or "", args.credits, rate_per_minute=args.rate,
+                                   max_in_flight=args.concurrency)
+        credits = "unlimited" if key.credits is None else key.credits
+        print(f"created key {key.id} ({key.name or 'no name'}, credits: {credits}); "
+              "it is shown only now:", file=sys.stderr)
+        print(secret)
+        return 0
+    if args.action == "list":
+        print("id\tstatus\tcredits\tcreated\tname")
+        for k in store.list():
+            created = time.strftime("%Y-%m-%d %H:%M", time.localtime(k.created_at))
+            credits = "unlimited" if k.credits is None else k.credits
+            print(f"{k.id}\t{k.status}\t{credits}\t{created}\t{k.name}")
+        return 0
+    status = {"revoke": "revoked", "disable": "disabled", "enable": "active"}[args.action]
+    if not args.id:
+        print(f"humancut: keys {args.action} needs a key id (see `humancut keys list`)",
+              file=sys.stderr)
+        return 2
+    if store.get(args.id) is None:
+        print(f"humancut: no key with id {args.id}", file=sys.stderr)
+        return 1
+    if store.get(args.id).status == "revoked" and status != "revoked":  # type: ignore[union-attr]
+        print(f"humancut: key {args.id} is revoked for good", file=sys.stderr)
+        return 1
+    store.set_status(args.id, status)
+    print(f"key {args.id}: {status}")
+    return 0
+
+
+def add_serve(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the HTTP API (and the trial page)")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8000)")
+    p.add_argument("--public-base-url", help="base of result URLs, e.g. https://cut.example")
+    p.add_argument("--result-ttl", type=int, help="seconds a result URL stays valid")
+    p.add_argument("--workers", type=int, help="images processed at once")
+    p.add_argument("--queue-size", type=int, help="images waiting before 503")
+    p.add_argument("--cors-origins", help="comma-separated origins allowed (default: none)")
+    p.add_argument("--trial-key", action="store_true", default=None,
+                   help="let the trial page work without a key (rate limited)")
+    backend_flags(p)
+    shared_backend_flags(p)
+    p.add_argument("--limits-unreachable", choices=["open", "busy"],
+                   help="when Redis is down: admit without limits, or answer 503")
+    p.add_argument("--s3-urls", choices=["api", "presigned"],
+                   help="S3 result URLs: this API streams them, or presigned GETs")
+    p.add_argument("--runner", help="where the model runs (default thread)")
+    engine_flags(p)
+    ray_flags(p)
+    p.set_defaults(func=cmd_serve)
+
+
+def add_keys(sub: Any) -> None:
+    p = sub.add_parser("keys", help="manage API keys")
+    p.add_argument("action", choices=["create", "list", "revoke", "disable", "enable", "copy"])
+    p.add_argument("id", nargs="?", help="key id, for revoke/disable/enable")
+    p.add_argument("--name", help="a label for the key")
+    p.add_argument("--credits", type=int, help="calls allowed (default: unlimited)")
+    p.add_argument("--rate", type=int, help="requests a minute (default: the server's)")
+    p.add_argument("--concurrency", type=int, help="requests in progress at once")
+    p.add_argument("--from", dest="from_url", metavar="URL", help="copy: the source key store")
+    p.add_argument("--to", dest="to_url", metavar="URL", help="copy: the target key store")
+    backend_flags(p, results=False)
+    p.set_defaults(func=cmd_keys)
