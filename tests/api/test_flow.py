@@ -15,6 +15,9 @@ from PIL import Image
 
 from humancut import Settings
 from humancut.api import ROUTE
+from humancut.api.service import Call
+from humancut.errors import HumancutError
+from humancut.job import Job
 from tests.support.checks import assert_error
 from tests.support.images import decode, encode, png_header_only
 from tests.support.inproc import EllipseModel, serving
@@ -74,6 +77,35 @@ async def test_credits_are_spent_on_success_only(tmp_path, jpeg):
         assert (await app.post(key, jpeg)).status_code == 200
         assert_error(await app.post(key, jpeg), 429, "ERROR_NOT_ENOUGH_CREDITS")
         assert app.credits(key) == 0
+
+
+async def test_the_flow_needs_no_http_request(tmp_path, jpeg):
+    """CutService.handle runs on a Call (the key, a log dict, the base URL): no Starlette
+    request, no route. It fills the log, links the result under the given base URL and
+    charges one credit; a failed call charges nothing and does not log success."""
+    async with serving(tmp_path) as app:
+        service = app.app.state.service
+        key = app.new_key(1)
+
+        async def read() -> Job:
+            return Job(jpeg, "mask")
+
+        log: dict[str, object] = {}
+        done = await service.handle(Call(key, "X-Key", log, "L1", "https://cut.example"), read)
+        assert done.url.startswith("https://cut.example/api/results/")
+        assert (await app.client.get(done.url.replace("https://cut.example", ""))).content \
+            == done.cut.data
+        assert log["key_id"] == done.key.id and log["outcome"] == "ok"
+        assert log["in_bytes"] == len(jpeg) and log["out_size"] == "128x128"
+        assert app.credits(key) == 0
+        log = {}
+        with pytest.raises(HumancutError) as err:
+            await service.handle(Call(key, "X-Key", log), read, store=False)
+        assert err.value.code == "no_credits"
+        assert log == {"key_id": done.key.id, "in_bytes": len(jpeg)}  # no outcome: app.py adds it
+        with pytest.raises(HumancutError) as err:
+            await service.handle(Call(None, "X-Key", {}), read)
+        assert err.value.code == "missing_parameter" and "X-Key" in err.value.message
 
 
 async def test_request_errors(tmp_path, astronaut, jpeg):

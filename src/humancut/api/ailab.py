@@ -14,7 +14,7 @@ from ..errors import HumancutError
 from ..job import Job
 from ..store.keys import UNLIMITED_CREDITS
 from .family import Family
-from .service import service_of
+from .service import call_of, service_of
 from .upload import Part, read_upload
 
 ROUTE = "/api/cutout/portrait/portrait-background-removal"
@@ -84,15 +84,7 @@ async def read_image(request: Request, form: str | None, *, max_bytes: int,
 @router.post(ROUTE, summary="Remove the background behind people",
              responses={200: {"description": "The envelope with data.image_url"}})
 async def portrait_background_removal(request: Request) -> JSONResponse:
-    service = service_of(request)
-    s = service.settings
-
-    async def read() -> Job:
-        return await read_image(request, None, max_bytes=s.max_bytes, max_side=s.max_side)
-
-    done = await service.handle(request, request.headers.get(KEY_HEADER), KEY_HEADER, read)
-    body = envelope(request) | {"data": {"image_url": done.url}}
-    return JSONResponse(body, headers=done.headers)
+    return await _portrait(request, hd=False)
 
 
 @router.post(HD_ROUTE, summary="Remove the background behind people, large photos",
@@ -100,16 +92,24 @@ async def portrait_background_removal(request: Request) -> JSONResponse:
 async def hd_portrait_background_removal(request: Request) -> JSONResponse:
     """`image` only (other fields are ignored): an RGBA PNG at the photo's size, for photos
     up to hd_max_bytes and hd_max_side (matted at max_model_side, the alpha scaled up)."""
+    return await _portrait(request, hd=True)
+
+
+async def _portrait(request: Request, *, hd: bool) -> JSONResponse:
+    """Both cut-out routes; they differ in their limits, `return_form` (HD: always RGBA) and
+    where the URL sits in `data`."""
     service = service_of(request)
     s = service.settings
 
     async def read() -> Job:
-        return await read_image(request, "rgba", max_bytes=s.hd_max_bytes,
-                                max_side=s.hd_max_side)
+        if hd:
+            return await read_image(request, "rgba", max_bytes=s.hd_max_bytes,
+                                    max_side=s.hd_max_side)
+        return await read_image(request, None, max_bytes=s.max_bytes, max_side=s.max_side)
 
-    done = await service.handle(request, request.headers.get(KEY_HEADER), KEY_HEADER, read)
-    body = envelope(request) | {"data": {"elements": [{"image_url": done.url}]}}
-    return JSONResponse(body, headers=done.headers)
+    done = await service.handle(call_of(request, KEY_HEADER), read)
+    data = {"elements": [{"image_url": done.url}]} if hd else {"image_url": done.url}
+    return JSONResponse(envelope(request) | {"data": data}, headers=done.headers)
 
 
 @router.get(CREDITS_ROUTE, summary="The calling key's credits")

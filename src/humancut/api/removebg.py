@@ -16,7 +16,7 @@ from ..store.keys import UNLIMITED_CREDITS
 from .family import Family
 from .removebg_fields import read_fields
 from .removebg_params import parse, to_job
-from .service import Done, service_of
+from .service import Done, call_of, service_of
 
 KEY_HEADER = "X-Api-Key"  # any case: HTTP header names are case-insensitive
 ROUTES = ("/v1.0/removebg", "/api/removebg")
@@ -109,8 +109,7 @@ async def remove_background(request: Request) -> Response:
         request.state.log.update(source=wanted.source, format=wanted.output.format)
         return await to_job(fields, wanted, service.settings)
 
-    done = await service.handle(request, request.headers.get(KEY_HEADER), KEY_HEADER, read,
-                                store=False)
+    done = await service.handle(call_of(request, KEY_HEADER), read, store=False)
     headers = result_headers(done, type_level)
     if not wants_json(request):
         return Response(done.cut.data, media_type=done.cut.content_type, headers=headers)

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +23,20 @@ RESULTS = "/api/results"  # the route results are served from (results.py)
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 log = logging.getLogger("humancut.api")
+
+
+@dataclass
+class Call:
+    """One call as the flow sees it, without the HTTP request: the key as sent (None: no
+    header), the header's name for the error message, the request's log line (the flow adds
+    key_id, sizes, outcome and timings), its log id, and the base URL results are linked
+    under. `call_of` builds it from a Starlette request."""
+
+    secret: str | None
+    header: str
+    log: dict[str, Any]
+    log_id: str = ""
+    base_url: str = ""
 
 
 @dataclass
@@ -50,31 +65,31 @@ class CutService:
             raise HumancutError("key_disabled", "This API key is disabled by the operator.")
         return key
 
-    async def handle(self, request: Request, secret: str | None, header: str,
-                     read: Callable[[], Awaitable[Job]], *, store: bool = True) -> Done:
+    async def handle(self, call: Call, read: Callable[[], Awaitable[Job]], *,
+                     store: bool = True) -> Done:
         """The whole flow for one call; `read` parses the family's request into a Job once
         the caller is known and admitted. Raises HumancutError, with the X-RateLimit-*
         headers once admitted; nothing is charged unless it succeeds."""
-        key = await self.authenticate(secret, header)
-        request.state.log["key_id"] = key.id
+        key = await self.authenticate(call.secret, call.header)
+        call.log["key_id"] = key.id
         s = self.settings
         admission = await self.limiter.acquire(
             key.id, s.rate_per_minute if key.rate_per_minute is None else key.rate_per_minute,
             s.max_in_flight if key.max_in_flight is None else key.max_in_flight)
         try:
             job = await read()
-            request.state.log["in_bytes"] = len(job.data)
+            call.log["in_bytes"] = len(job.data)
             done = Done(key, await self._charged(key, job), admission.headers)
             if store:
-                done.stored, done.url = await self._store(request, key, done.cut)
+                done.stored, done.url = await self._store(call, key, done.cut)
         except HumancutError as exc:
             exc.headers = {**admission.headers, **exc.headers}
             raise
         finally:
             await self.limiter.release(key.id, admission)
-        request.state.log.update(outcome="ok", out_bytes=len(done.cut.data),
-                                 out_size=f"{done.cut.width}x{done.cut.height}",
-                                 **{k: round(v, 1) for k, v in done.cut.timings.items()})
+        call.log.update(outcome="ok", out_bytes=len(done.cut.data),
+                        out_size=f"{done.cut.width}x{done.cut.height}",
+                        **{k: round(v, 1) for k, v in done.cut.timings.items()})
         return done
 
     async def _charged(self, key: ApiKey, job: Job) -> Cut:
@@ -86,36 +101,44 @@ class CutService:
             await self.refund(key)
             raise
 
-    async def _store(self, request: Request, key: ApiKey, cut: Cut) -> tuple[Stored, str]:
+    async def _store(self, call: Call, key: ApiKey, cut: Cut) -> tuple[Stored, str]:
         try:
             stored = await run_in_threadpool(self.results.put, cut.data, cut.content_type,
                                              self.settings.result_ttl)
         except Exception as exc:  # e.g. the data dir is full or read-only, S3 unreachable
             await self.refund(key)
-            log.error(json.dumps({"event": "store_failed", "log_id": request.state.log_id,
+            log.error(json.dumps({"event": "store_failed", "log_id": call.log_id,
                                   "error": f"{type(exc).__name__}: {exc}"}))
             raise HumancutError("processing_failed",
                                 "The result could not be stored; try again later.") from None
         except BaseException:
             await self.refund(key)
             raise
-        return stored, self.results.url(stored, self.base_url(request) + RESULTS)
+        return stored, self.results.url(stored, call.base_url + RESULTS)
 
     async def refund(self, key: ApiKey) -> None:
         await run_in_threadpool(self.keys.refund_credit, key.id)
 
-    def base_url(self, request: Request) -> str:
-        """Where clients reach this server: the setting, else the proxy's forwarded headers
-        (when well-formed), else the request's own."""
-        if self.settings.public_base_url:
-            return self.settings.public_base_url.rstrip("/")
-        proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip()
-        host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
-        proto = proto if proto in ("http", "https") else request.url.scheme
-        if not _HOST.match(host):
-            host = request.url.netloc
-        return f"{proto}://{host}"
-
 
 def service_of(request: Request) -> CutService:
     return request.app.state.service
+
+
+def call_of(request: Request, header: str) -> Call:
+    """What the flow needs of an HTTP request: the key in `header`, the log line the
+    middleware writes (api/middleware.py) and the server's public address."""
+    return Call(request.headers.get(header), header, request.state.log, request.state.log_id,
+                base_url(service_of(request).settings, request))
+
+
+def base_url(settings: Settings, request: Request) -> str:
+    """Where clients reach this server: the setting, else the proxy's forwarded headers
+    (when well-formed), else the request's own."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip()
+    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    proto = proto if proto in ("http", "https") else request.url.scheme
+    if not _HOST.match(host):
+        host = request.url.netloc
+    return f"{proto}://{host}"

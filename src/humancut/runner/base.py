@@ -13,6 +13,14 @@ from ..job import Cut, Job
 
 log = logging.getLogger("humancut.runner")
 
+RETRY_AFTER = 2  # seconds a refused client waits: a queued image takes about that long
+
+
+def busy() -> HumancutError:
+    """The one `busy` answer of every runner whose queue is full (503, Retry-After)."""
+    return HumancutError("busy", "The server is busy with other images; retry shortly.",
+                         headers={"Retry-After": str(RETRY_AFTER)})
+
 
 class Runner(ABC):
     def __init__(self, *, timeout: float):

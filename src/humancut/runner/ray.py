@@ -11,10 +11,9 @@ from ray.serve.handle import DeploymentHandle
 
 from ..errors import HumancutError
 from ..job import Cut, Job
-from .base import Runner
+from .base import Runner, busy
 
 APP = "humancut"  # the Serve application's name
-RETRY_AFTER = "2"
 
 
 def original_error(exc: BaseException) -> BaseException:
@@ -37,8 +36,7 @@ class RayRunner(Runner):
         try:
             return await self.handle.remote(job)
         except BackPressureError:
-            raise HumancutError("busy", "The server is busy with other images; retry shortly.",
-                                headers={"Retry-After": RETRY_AFTER}) from None
+            raise busy() from None
         except RayTaskError as exc:
             cause = original_error(exc)
             if isinstance(cause, HumancutError):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from ..errors import HumancutError
 from ..job import Cut, Job
 from ..remover import Remover
-from .base import Runner
+from .base import Runner, busy
 
 
 class ThreadRunner(Runner):
@@ -35,8 +34,7 @@ class ThreadRunner(Runner):
 
     async def _run(self, job: Job) -> Cut:
         if self._in_system >= self.capacity:
-            raise HumancutError("busy", "The server is busy with other images; retry shortly.",
-                                headers={"Retry-After": "2"})
+            raise busy()
         self._in_system += 1
         future = asyncio.get_running_loop().run_in_executor(self._pool, self.remover.run, job)
 
