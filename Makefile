@@ -55,8 +55,10 @@ serve: install model
 	@echo "Create an API key in another terminal: .venv/bin/humancut keys create"
 	$(BIN)/humancut serve
 
+# ruff on the code, the tests and scripts/; mypy on the package (settings in pyproject.toml).
 lint: install-test
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/mypy
 
 test: install-test model browser node-clients services lint
 	$(BIN)/pytest

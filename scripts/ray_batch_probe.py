@@ -22,8 +22,10 @@ import ray  # noqa: E402
 from ray import serve  # noqa: E402
 
 from humancut.bench.load import percentile  # noqa: E402
-from humancut.bench.photos import ASTRONAUT, image_files, spread  # noqa: E402
-from humancut.remover import Job, Remover  # noqa: E402
+from humancut.bench.photos import ASTRONAUT, spread  # noqa: E402
+from humancut.imageops import images_under  # noqa: E402
+from humancut.job import Job  # noqa: E402
+from humancut.remover import Remover  # noqa: E402
 from humancut.settings import Settings  # noqa: E402
 
 CALLS, CONCURRENCY = 16, 4
@@ -63,7 +65,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--photos", type=Path)
     args = p.parse_args()
-    files = spread(image_files(args.photos), 8) if args.photos else [Path(str(ASTRONAUT))]
+    files = spread(images_under(args.photos), 8) if args.photos else [Path(str(ASTRONAUT))]
     jobs = [Job(f.read_bytes()) for f in files]
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
