@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from types import ModuleType
 
 import numpy as np
 from PIL import Image
@@ -19,6 +20,7 @@ ENCODERS = ("isal", "pillow")
 _COLOUR_TYPES = {"L": (0, 1), "RGB": (2, 3), "RGBA": (6, 4)}  # mode: (PNG colour type, bytes)
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
+isal_zlib: ModuleType | None
 try:
     from isal import isal_zlib
 except ImportError:  # an optional speed-up: Pillow writes the PNGs without it
@@ -40,6 +42,8 @@ def encode(img: Image.Image, compress_level: int = 1, encoder: str = "isal") -> 
 def encode_array(pixels: np.ndarray, mode: str, level: int) -> bytes:
     """8-bit L, RGB or RGBA pixels as a PNG: every row Up-filtered (the row minus the one
     above, which suits photos' vertical coherence), one IDAT chunk deflated by ISA-L."""
+    if isal_zlib is None:
+        raise RuntimeError("encode_array needs the isal package (encode falls back to Pillow)")
     colour_type, channels = _COLOUR_TYPES[mode]
     h, w = pixels.shape[:2]
     rows = np.ascontiguousarray(pixels, dtype=np.uint8).reshape(h, w * channels)

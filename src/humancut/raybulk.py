@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -73,10 +74,11 @@ def _run(settings: Settings, src: str, out: str, todo: list[str], form: str,
         ray.data.DataContext.get_current().enable_progress_bars = False  # ours is below
         actors = max(1, settings.ray_max_replicas)
         env = {k: os.environ[k] for k in AWS_VARIABLES if k in os.environ}
+        options: dict[str, Any] = {"runtime_env": {"env_vars": env}} if env else {}
         rows = ray.data.from_items([{"name": n} for n in todo]).map_batches(
             CutBatch, batch_size=1, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
-            num_cpus=settings.ray_num_cpus, **({"runtime_env": {"env_vars": env}} if env else {}),
+            num_cpus=settings.ray_num_cpus, **options,
             fn_constructor_kwargs={"settings": settings, "src": src, "out": out,
                                    "form": form})
         failures = []

@@ -58,15 +58,17 @@ class Ingress:
 def build_app(settings: Settings) -> serve.Application:
     """The Serve application: Ingress -> Model, sized and bounded by the settings."""
     s = settings.replace(data_dir=Path(settings.data_dir).resolve())  # replicas' cwd differs
-    model = Model.options(
+    # @serve.deployment made Model and Ingress Deployments; mypy ignores class decorators.
+    model = Model.options(  # type: ignore[attr-defined]
         ray_actor_options={"num_cpus": s.ray_num_cpus},
         max_ongoing_requests=s.workers, max_queued_requests=s.queue_size,
         autoscaling_config={"min_replicas": s.ray_min_replicas,
                             "max_replicas": max(s.ray_min_replicas, s.ray_max_replicas),
                             "target_ongoing_requests": s.ray_target_ongoing},
     ).bind(s)
-    return Ingress.options(num_replicas=s.ray_ingress_replicas, ray_actor_options={"num_cpus": 0},
-                           max_ongoing_requests=INGRESS_MAX_ONGOING).bind(s, model)
+    return Ingress.options(  # type: ignore[attr-defined]
+        num_replicas=s.ray_ingress_replicas, ray_actor_options={"num_cpus": 0},
+        max_ongoing_requests=INGRESS_MAX_ONGOING).bind(s, model)
 
 
 def app_builder(args: dict[str, Any]) -> serve.Application:

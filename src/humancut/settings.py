@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,7 +98,7 @@ class Settings:
     ray_ingress_replicas: int = 1  # replicas of the FastAPI app (HTTP ingress)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Defaults, then the preset's values, then `HUMANCUT_<FIELD>` variables, then
         non-None keyword overrides: whatever is set explicitly wins over the preset."""
         env = os.environ if env is None else env
@@ -109,11 +110,14 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         values = preset_values(str(values.get("preset", DEFAULT_PRESET))) | values
         for name in ("model_path", "model_dir", "data_dir"):
-            if isinstance(values.get(name), str):
-                values[name] = Path(values[name])  # type: ignore[arg-type]
+            if isinstance(value := values.get(name), str):
+                values[name] = Path(value)
+        # Each value has its field's type (_parse, the presets); mypy cannot tie a dict's
+        # values to the fields by name.
         return cls(**values)  # type: ignore[arg-type]
 
     def replace(self, **changes: object) -> Settings:
+        # The callers' keywords are fields of any type; the dataclass checks the names.
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 

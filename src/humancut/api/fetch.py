@@ -97,7 +97,7 @@ async def resolve(host: str, port: int, allow: Sequence[Network]) -> IP:
                                                              type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise _failed(f"The host {host!r} could not be resolved ({exc}).") from None
-    ips = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    ips = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     refused = [str(ip) for ip in ips if not may_fetch(ip, allow)]
     if refused or not ips:
         raise _invalid(f"The URL points at an address this server does not fetch from "

@@ -122,6 +122,11 @@ def position(fields: Fields) -> tuple[float, float] | None:
     return h, percent("position", words[-1], 0, 100)
 
 
+def roi_lengths(text: str) -> tuple[Length, Length, Length, Length]:
+    x1, y1, x2, y2 = lengths("roi", text, (4,))
+    return x1, y1, x2, y2
+
+
 def bg_color(text: str) -> tuple[int, int, int, int]:
     try:
         if HEX.match(text):
@@ -129,7 +134,7 @@ def bg_color(text: str) -> tuple[int, int, int, int]:
         rgba = ImageColor.getrgb(text)
     except ValueError:
         raise bad("bg_color", f"Invalid bg_color parameter given: {text[:20]!r}.") from None
-    return (*rgba[:3], rgba[3] if len(rgba) == 4 else 255)  # type: ignore[return-value]
+    return (*rgba[:3], rgba[3] if len(rgba) == 4 else 255)
 
 
 def only_one(fields: Fields, names: tuple[str, ...], detail: str, title: str) -> str | None:
@@ -154,7 +159,7 @@ def parse(fields: Fields) -> Wanted:
     fmt = choice(fields, "format", FORMATS, "auto")
     output = Output(
         format=fmt, channels=choice(fields, "channels", CHANNELS, "rgba"),
-        roi=tuple(lengths("roi", str(roi), (4,))) if roi else None,  # type: ignore[arg-type]
+        roi=roi_lengths(str(roi)) if roi else None,
         crop=flag(fields, "crop", False), crop_margin=crop_margin(fields),
         scale=scale(fields), position=position(fields),
         bg_color=bg_color(str(fields["bg_color"])) if background == "bg_color" else None,

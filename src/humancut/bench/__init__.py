@@ -23,6 +23,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,10 @@ def _describe(groups: Sequence[ImageGroup], say: Callable[[str], None]) -> None:
             + f", {g.describe()['mean_bytes'] / 1024:.0f} KiB mean")
 
 
+def _bare_one(device: str, reps: int, remover: Any, group: ImageGroup) -> dict[str, Any]:
+    return bare_humancut([group], device, reps, remover)[group.label]
+
+
 def _servers(report: dict[str, Any], groups: list[ImageGroup], *, vs_rembg: bool,
              concurrency: Sequence[int], requests: int, soak_n: int, device: str,
              bare_reps: int, say: Callable[[str], None], presets: Sequence[str | None],
@@ -75,7 +80,7 @@ def _servers(report: dict[str, Any], groups: list[ImageGroup], *, vs_rembg: bool
             name = "humancut" if len(presets) == 1 else f"humancut {preset}"
             report["servers"][name] = bench_server(
                 HumancutServer(work, device, preset), groups, concurrency, requests, soak_n,
-                say, lambda g, r=remover: bare_humancut([g], device, bare_reps, r)[g.label],
+                say, partial(_bare_one, device, bare_reps, remover),
                 quality)
             report["servers"][name]["preset"] = remover.settings.preset
         if vs_rembg:

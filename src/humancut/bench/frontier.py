@@ -15,7 +15,7 @@ ONE_MP = size_label(1.0)
 
 def _level(server: dict[str, Any], c: int) -> dict[str, Any]:
     groups = server.get("groups", {})
-    group = groups.get(ONE_MP) or next(iter(groups.values()), {})
+    group: dict[str, Any] = groups.get(ONE_MP) or next(iter(groups.values()), {})
     return group.get("levels", {}).get(str(c), {})
 
 

@@ -84,10 +84,11 @@ def cmd_keys(args: argparse.Namespace) -> int:
         print(f"humancut: keys {args.action} needs a key id (see `humancut keys list`)",
               file=sys.stderr)
         return 2
-    if store.get(args.id) is None:
+    found = store.get(args.id)
+    if found is None:
         print(f"humancut: no key with id {args.id}", file=sys.stderr)
         return 1
-    if store.get(args.id).status == "revoked" and status != "revoked":  # type: ignore[union-attr]
+    if found.status == "revoked" and status != "revoked":
         print(f"humancut: key {args.id} is revoked for good", file=sys.stderr)
         return 1
     store.set_status(args.id, status)

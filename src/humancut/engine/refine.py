@@ -94,8 +94,8 @@ def subject_extent(alpha: np.ndarray) -> float:
 def uncertain_share(alpha: np.ndarray, low: float = 0.05, high: float = 0.95) -> float:
     """Soft pixels (between `low` and `high`) per person pixel (alpha >= 0.5): how unsure
     a view is of its matte; 0 for a crisp one."""
-    soft = np.count_nonzero((alpha > low) & (alpha < high))
-    return soft / max(np.count_nonzero(alpha >= 0.5), 1)
+    soft = int(np.count_nonzero((alpha > low) & (alpha < high)))
+    return soft / max(int(np.count_nonzero(alpha >= 0.5)), 1)
 
 
 def zoom_box(alpha: np.ndarray, threshold: float = 0.25, margin: float = 0.25,

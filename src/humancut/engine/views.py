@@ -24,10 +24,11 @@ def fuse(views: Sequence[Matte], rgb: np.ndarray) -> Matte:
     it is nearly opaque)."""
     alphas = np.stack([v.alpha for v in views])
     alpha = alphas.mean(axis=0).astype(np.float32)
-    if any(v.foreground is None for v in views):
+    foregrounds = [v.foreground for v in views if v.foreground is not None]
+    if len(foregrounds) < len(views):
         return Matte(alpha)
     weights = (alphas * (1 - alphas))[..., None]
-    colours = np.stack([v.foreground for v in views]).astype(np.float32)
+    colours = np.stack(foregrounds).astype(np.float32)
     # float32 throughout: a float64 photo term would double the memory traffic.
     fg = ((colours * weights).sum(0) + rgb.astype(np.float32) * np.float32(1e-3)) / (
         weights.sum(0) + np.float32(1e-3))

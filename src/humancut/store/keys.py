@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..settings import Settings
+
 KEY_PATTERN = re.compile(r"^hc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 STATUSES = ("active", "disabled", "revoked")
 UNLIMITED_CREDITS = 999_999_999  # what balance APIs report for a key without a credit limit
@@ -73,6 +75,12 @@ def check_status(status: str) -> None:
 class KeyStore(ABC):
     """Where keys live: one module per backend (sqlite.py, ...), chosen by `keys_url`.
     Methods are synchronous; the API calls them in a thread pool."""
+
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str, settings: Settings | None = None) -> KeyStore:
+        """The backend a `keys_url` of this class's scheme names (store.open_backend
+        calls it); raises when the URL is wrong or the backend cannot be reached."""
 
     @abstractmethod
     def create(self, name: str = "", credits: int | None = None, *,

@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from ..errors import HumancutError
+from ..settings import Settings
 
 WINDOW = 60  # seconds
 
@@ -50,6 +51,12 @@ def _n(count: int, noun: str) -> str:
 
 class Limiter(ABC):
     """One module per backend (memory.py, ...), chosen by `limits_url`."""
+
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str, settings: Settings | None = None) -> Limiter:
+        """The backend a `limits_url` of this class's scheme names (store.open_backend
+        calls it); raises when the URL is wrong or the backend cannot be reached."""
 
     @abstractmethod
     async def acquire(self, key_id: str, per_minute: int, max_in_flight: int) -> Admission:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 
 from .limits import WINDOW, Admission, Limiter, too_many_a_minute, too_many_at_once
 
 
 class MemoryLimiter(Limiter):
-    def __init__(self, clock: object = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._hits: dict[str, deque[float]] = {}
         self._in_flight: dict[str, int] = {}
@@ -24,7 +25,7 @@ class MemoryLimiter(Limiter):
 
     async def acquire(self, key_id: str, per_minute: int, max_in_flight: int) -> Admission:
         # No await inside: the check and the update are atomic on the event loop.
-        now = self._clock()  # type: ignore[operator]
+        now = self._clock()
         hits = self._hits.setdefault(key_id, deque())
         while hits and hits[0] <= now - WINDOW:
             hits.popleft()

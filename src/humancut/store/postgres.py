@@ -60,7 +60,7 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
                            ).fetchone()
         version = row[0] if row else 0
         for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql)
             conn.execute("INSERT INTO humancut_schema_version (version) VALUES (%s)", (number,))
     return len(MIGRATIONS)
 
@@ -90,7 +90,7 @@ class PostgresKeyStore(KeyStore):
             raise unavailable("key store", exc) from None
 
     def _one(self, sql: str, params: tuple[object, ...] = ()) -> dict[str, Any] | None:
-        return self._run(lambda c: c.execute(sql, params).fetchone())  # type: ignore[arg-type]
+        return self._run(lambda c: c.execute(sql, params).fetchone())
 
     def create(self, name: str = "", credits: int | None = None, *,
                rate_per_minute: int | None = None,
@@ -107,7 +107,7 @@ class PostgresKeyStore(KeyStore):
         row = self._one("SELECT * FROM keys WHERE id = %s", (key_id_of(secret),))
         if not matches(secret, row["secret_sha256"] if row else None):
             return None
-        return key_from_row(row)  # type: ignore[arg-type]
+        return key_from_row(row)
 
     def get(self, key_id: str) -> ApiKey | None:
         row = self._one("SELECT * FROM keys WHERE id = %s", (key_id,))
@@ -146,10 +146,10 @@ class PostgresKeyStore(KeyStore):
     def export(self) -> Iterator[tuple[ApiKey, str]]:
         rows = self._run(lambda c: c.execute("SELECT * FROM keys ORDER BY created_at")
                          .fetchall())
-        return iter([(key_from_row(r), r["secret_sha256"]) for r in rows])  # type: ignore[index]
+        return iter([(key_from_row(r), r["secret_sha256"]) for r in rows])
 
     def restore(self, key: ApiKey, secret_hash: str) -> None:
-        self._run(lambda c: c.execute(UPSERT.format(p="%s"),  # type: ignore[arg-type]
+        self._run(lambda c: c.execute(UPSERT.format(p="%s"),
                                       upsert_values(key, secret_hash)))
 
     def close(self) -> None:

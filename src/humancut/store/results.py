@@ -9,6 +9,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..settings import Settings
+
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")  # 16 random bytes, url-safe base64
 EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp",
               "application/zip": ".zip"}
@@ -51,6 +53,12 @@ class Opened:
 class ResultStore(ABC):
     """Where results live until they expire: one module per backend (files.py, ...), chosen
     by `results_url`. Methods are synchronous; the API calls them in a thread pool."""
+
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str, settings: Settings | None = None) -> ResultStore:
+        """The backend a `results_url` of this class's scheme names (store.open_backend
+        calls it); raises when the URL is wrong or the backend cannot be reached."""
 
     @abstractmethod
     def put(self, data: bytes, content_type: str, ttl: float) -> Stored:

@@ -23,7 +23,7 @@ return_form = os.environ.get("RETURN_FORM", "")
 async def main() -> str:
     client = AILabClient(api_key, base_url=base_url, timeout=60)
     try:
-        params = {"image": open(image, "rb").read()}
+        params: dict[str, bytes | str] = {"image": open(image, "rb").read()}
         if return_form:
             params["returnForm"] = return_form
         answer = await client.cutout.cutoutHumanBackgroundRemoval(params)
