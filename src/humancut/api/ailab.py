@@ -1,6 +1,6 @@
 """The AILabTools family: human background removal (`portrait-background-removal`, and the
 HD variant), the calling key's credits, and the contract's JSON envelope and error codes
-(shared/spec/portrait-background-removal-api.md; removebg-and-ailab-family.md part B)."""
+(docs/api.md)."""
 
 from __future__ import annotations
 
@@ -114,8 +114,9 @@ async def _portrait(request: Request, *, hd: bool) -> JSONResponse:
 
 @router.get(CREDITS_ROUTE, summary="The calling key's credits")
 async def query_credits(request: Request) -> JSONResponse:
-    """B.4's fields for the calling key. humancut keeps only the balance, so `total` and
-    `last_recharge_balance` repeat it; unlimited keys report UNLIMITED_CREDITS."""
+    """The SDK's credit fields for the calling key (docs/api.md#more-ailabtools-routes).
+    humancut keeps only the balance, so `total` and `last_recharge_balance` repeat it;
+    unlimited keys report UNLIMITED_CREDITS."""
     key = await service_of(request).authenticate(request.headers.get(KEY_HEADER), KEY_HEADER)
     balance = float(UNLIMITED_CREDITS if key.credits is None else key.credits)
     row = {"unique_sign": key.id, "name": key.name or key.id, "balance": balance,

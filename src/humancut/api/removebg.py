@@ -1,7 +1,6 @@
 """The remove.bg family: `POST /v1.0/removebg` and `GET /v1.0/account` (and CarveKit's
-`/api/...` aliases), remove.bg's error envelope and codes (shared/spec part A;
-docs/removebg.md). Same keys, credits and limits as every family: one image costs one
-credit, whatever its size."""
+`/api/...` aliases), remove.bg's error envelope and codes (docs/removebg.md). Same keys,
+credits and limits as every family: one image costs one credit, whatever its size."""
 
 from __future__ import annotations
 
@@ -81,7 +80,8 @@ def render_error(request: Request, exc: HumancutError) -> JSONResponse:
 
 
 def result_headers(done: Done, type_level: str) -> dict[str, str]:
-    """A.8's headers, sent in binary and JSON mode alike."""
+    """remove.bg's result headers (docs/removebg.md#parameters), in binary and JSON mode
+    alike."""
     top, left, width, height = done.cut.foreground or (0, 0, 0, 0)
     headers = {"X-Width": str(done.cut.width), "X-Height": str(done.cut.height),
                "X-Credits-Charged": str(CREDITS_CHARGED),
@@ -121,8 +121,9 @@ async def remove_background(request: Request) -> Response:
 
 
 async def account(request: Request) -> JSONResponse:
-    """The calling key's balance, in exactly A.11's keys (the Ruby gem refuses any other):
-    all of it is pay-as-you-go credits; unlimited keys report UNLIMITED_CREDITS."""
+    """The calling key's balance, in exactly remove.bg's keys (the Ruby gem refuses any
+    other; docs/removebg.md#cost-and-account): all of it is pay-as-you-go credits;
+    unlimited keys report UNLIMITED_CREDITS."""
     key = await service_of(request).authenticate(request.headers.get(KEY_HEADER), KEY_HEADER)
     balance = float(UNLIMITED_CREDITS if key.credits is None else key.credits)
     return JSONResponse({"data": {"attributes": {

@@ -2,7 +2,7 @@
 application/x-www-form-urlencoded, application/json), read within byte and time limits,
 as one flat dict of fields.
 
-What real clients send decides the rules (shared/spec A.3): empty strings and nulls mean
+What real clients send decides the rules (docs/removebg.md#parameters): empty strings and nulls mean
 "not given", JSON booleans and numbers become their usual strings, unknown fields are kept
 (and ignored by the parser), uploaded files stay bytes."""
 

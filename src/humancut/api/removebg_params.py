@@ -1,4 +1,4 @@
-"""remove.bg's request parameters (shared/spec A.4-A.6) parsed into a Job: the source
+"""remove.bg's request parameters (docs/removebg.md#parameters) parsed into a Job: the source
 image (uploaded, base64 or fetched), the background, and the Output options. Every bad
 value is a 400 whose `detail` is remove.bg's code (`invalid_<parameter>`, ...)."""
 
@@ -21,7 +21,7 @@ from .removebg_fields import Fields
 
 SOURCES = ("image_file", "image_file_b64", "image_url")
 BACKGROUNDS = ("bg_color", "bg_image_url", "bg_image_file")
-# size -> output pixel cap (A.6); `auto` keeps remove.bg's backwards-compatible 25 MP
+# size -> output pixel cap; `auto` keeps remove.bg's backwards-compatible 25 MP
 SIZES = {"preview": 250_000, "small": 250_000, "regular": 250_000, "medium": 1_500_000,
          "hd": 4_000_000, "full": 25_000_000, "4k": 25_000_000, "50mp": 50_000_000,
          "auto": 25_000_000}
