@@ -64,4 +64,4 @@ test: install-test model browser node-clients services lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .node .services out .pytest_cache
+	rm -rf $(VENV) .node .services out .pytest_cache .mypy_cache
