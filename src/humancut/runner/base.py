@@ -1,5 +1,6 @@
 """The Runner interface: where the CPU work of a request happens. The base class owns what
-every runner needs (the time limit and turning failures into HumancutError); a runner
+every runner needs (the time limit, the one `busy` answer, turning failures into
+HumancutError); a runner
 implements `_run` (and optionally start/ready/close)."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from ..job import Cut, Job
 
 log = logging.getLogger("humancut.runner")
 
-RETRY_AFTER = 2  # seconds a refused client waits: a queued image takes about that long
+RETRY_AFTER = 2  # seconds; the value docs/limits.md and docs/api.md give for a full queue
 
 
 def busy() -> HumancutError:
