@@ -1,7 +1,6 @@
 """The Runner interface: where the CPU work of a request happens. The base class owns what
 every runner needs (the time limit, the one `busy` answer, turning failures into
-HumancutError); a runner
-implements `_run` (and optionally start/ready/close)."""
+HumancutError); a runner implements `_run` (and optionally start/ready/close)."""
 
 from __future__ import annotations
 
