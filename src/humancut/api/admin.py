@@ -127,11 +127,12 @@ def authorize(request: Request) -> str:
                          {"Retry-After": str(wait)})
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token or not guard.matches(token):
+    bearer = scheme.lower() == "bearer" and bool(token)
+    if not bearer or not guard.matches(token):
         guard.fail(client)
-        raise AdminError(401, "unauthorized", "Send the admin token as "
-                         "`Authorization: Bearer <token>`." if not token else
-                         "The admin token is wrong.", {"WWW-Authenticate": "Bearer"})
+        raise AdminError(401, "unauthorized", "The admin token is wrong." if bearer else
+                         "Send the admin token as `Authorization: Bearer <token>`.",
+                         {"WWW-Authenticate": "Bearer"})
     return admin.fingerprint(token)
 
 
