@@ -199,8 +199,8 @@ def test_forgetting_the_token_and_a_narrow_screen(page, console, tmp_path):
     page.reload()  # the token survives a reload of the tab ...
     expect(page.locator("#console")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    screenshot(page, tmp_path, "admin-phone.png")
     page.click("#logout")  # ... until forgotten
     expect(page.locator("#console")).to_be_hidden()
     assert page.evaluate("sessionStorage.length") == 0
-    screenshot(page, tmp_path, "admin-phone.png")
 
