@@ -1,5 +1,5 @@
 """The operator's actions on keys, shared by the admin API (api/admin.py) and the CLI
-(cli_admin.py): each change is made in the key store, written to its audit table and logged
+(cli/admin.py): each change is made in the key store, written to its audit table and logged
 as one line. Errors carry the HTTP status the API answers with."""
 
 from __future__ import annotations

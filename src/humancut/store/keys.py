@@ -138,7 +138,7 @@ class KeyStore(ABC):
     def refund_credit(self, key_id: str) -> None:
         """Give back a credit taken by reserve_credit for a call that then failed."""
 
-    # ---- the operator's changes, usage and audit (api/admin.py, cli_admin.py) ----------
+    # ---- the operator's changes, usage and audit (api/admin.py, cli/admin.py) ---------
 
     @abstractmethod
     def update(self, key_id: str, **changes: object) -> ApiKey | None:

@@ -7,6 +7,7 @@ The screenshots in docs/admin.md come from this test (copied from /tmp/humancut-
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -14,13 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import FIXTURES, encode
 from humancut.settings import Settings
 from humancut.store import open_keys
 from humancut.store.keys import utc_day
-from server import ROUTE, start
-from test_web import ARGS, CHROMIUM, SCREENS, watch
+from tests.support.images import FIXTURES, encode
+from tests.support.server import ROUTE, start
 
+CHROMIUM = Path(os.environ.get("HUMANCUT_CHROMIUM", "/usr/bin/chromium"))
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENS = Path("/tmp/humancut-screens")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not CHROMIUM.exists():
     pytest.skip(f"no chromium at {CHROMIUM}", allow_module_level=True)
@@ -60,6 +64,15 @@ def page(browser, console):
     yield pg
     ctx.close()
     assert not problems, problems
+
+
+def watch(pg) -> list[str]:
+    """CSP violations and uncaught script errors on `pg`, as they come."""
+    problems: list[str] = []
+    pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    pg.on("console", lambda m: problems.append(m.text)
+          if "Content Security Policy" in m.text or "Refused to" in m.text else None)
+    return problems
 
 
 def screenshot(target, tmp_path: Path, name: str) -> None:

@@ -1,7 +1,7 @@
-"""The admin API (api/admin.py), in-process (tests/inproc.py) on SQLite and on a real
+"""The admin API (api/admin.py), in-process (tests/support/inproc.py) on SQLite and on a real
 PostgreSQL: keys, credits, usage per key and day, the audit trail, the token checks and the
 lockout, no CORS and no cross-origin requests, the token file, and the key store's
-migrations. The console page is tested in a real browser in test_admin_web.py."""
+migrations. The console page is tested in a real browser in tests/e2e/test_admin_web.py."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ import uuid
 import httpx
 import pytest
 
-from conftest import encode
 from humancut import Settings
 from humancut.api import ROUTE, create_app
 from humancut.errors import ConfigError
 from humancut.store.keys import utc_day
 from humancut.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from humancut.store.sqlite import SQLiteKeyStore
-from inproc import serving
+from tests.support.images import encode
+from tests.support.inproc import EllipseModel, serving
 
 pytestmark = pytest.mark.anyio
 TOKEN = "adm-" + "x7" * 16
@@ -207,7 +207,7 @@ async def test_credits_add_set_and_unlimited(tmp_path, jpeg, keys_url):
 
 async def test_top_up_is_atomic_with_calls_in_flight(tmp_path, jpeg, keys_url):
     """Calls spending credits and top-ups at once: nothing lost, nothing made up."""
-    async with serving(tmp_path, delay=0.01, admin_token=TOKEN, keys_url=keys_url,
+    async with serving(tmp_path, EllipseModel(delay=0.01), admin_token=TOKEN, keys_url=keys_url,
                        workers=4, queue_size=64, rate_per_minute=0, max_in_flight=0) as app:
         key, secret = await new_key(app, credits=5)
         path = f"keys/{key['id']}/credits"

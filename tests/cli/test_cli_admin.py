@@ -1,4 +1,4 @@
-"""`humancut keys credits` and `humancut usage` (cli_admin.py) on SQLite (in-process) and on a
+"""`humancut keys credits` and `humancut usage` (cli/admin.py) on SQLite (in-process) and on a
 real PostgreSQL (the command in a subprocess, as an operator runs it)."""
 
 from __future__ import annotations
