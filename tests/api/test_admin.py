@@ -391,3 +391,20 @@ def test_postgres_database_at_version_1_is_migrated(postgres):
     with psycopg.connect(postgres.url(db)) as conn:
         versions = [v for (v,) in conn.execute("SELECT version FROM humancut_schema_version")]
     assert versions == list(range(1, len(MIGRATIONS) + 1))
+
+
+async def test_a_usage_write_that_fails_leaves_the_answer_and_is_logged(tmp_path, jpeg, caplog,
+                                                                       monkeypatch):
+    caplog.set_level(logging.ERROR, logger="humancut.api")
+    async with serving(tmp_path, admin_token=TOKEN) as app:
+        key, secret = await new_key(app, credits=1)
+
+        def broken(*args: object, **kw: object) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(app.keys, "record_usage", broken)
+        assert (await app.post(secret, jpeg)).status_code == 200
+        assert app.credits(secret) == 0  # charged once, as without usage
+    (line,) = [json.loads(r.getMessage()) for r in caplog.records
+               if "usage_failed" in r.getMessage()]
+    assert line["key_id"] == key["id"] and line["outcome"] == "ok" and "disk I/O" in line["error"]
