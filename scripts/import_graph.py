@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("engine",)),
     ("remover", ("remover", "")),  # "": humancut/__init__.py, the library's front door
     ("runner", ("runner", "raycluster")),  # raycluster: only starting or joining Ray
-    ("store", ("store",)),
+    ("store", ("store", "admin")),  # admin: the operator's actions on the key store
     ("api", ("api",)),
     ("tools", ("rayserve", "raybulk", "batch", "location", "evaluate", "bench")),
     ("cli", ("cli", "web")),  # web: the trial page's static files and code samples

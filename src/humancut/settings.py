@@ -87,6 +87,8 @@ class Settings:
     cors_origins: str = ""  # comma-separated origins allowed to call the API; empty = CORS off
     trial_key: bool = False  # let the trial page work without a key (rate limited)
     trial_rate_per_minute: int = 10
+    admin_token: str = ""  # enables /admin (the operator console, docs/admin.md); empty = off
+    admin_token_file: Path | None = None  # ... or read it from this file (contents stripped)
     log_level: str = "info"
     # Ray (humancut[ray]: `serve --ray`, `cut --ray`; docs/ray.md)
     ray_address: str = ""  # join this cluster (host:port, auto); empty = start Ray on loopback
@@ -109,12 +111,27 @@ class Settings:
                 values[f.name] = _parse(f.type, raw, f.name)
         values.update({k: v for k, v in overrides.items() if v is not None})
         values = preset_values(str(values.get("preset", DEFAULT_PRESET))) | values
-        for name in ("model_path", "model_dir", "data_dir"):
+        for name in ("model_path", "model_dir", "data_dir", "admin_token_file"):
             if isinstance(value := values.get(name), str):
                 values[name] = Path(value)
         # Each value has its field's type (_parse, the presets); mypy cannot tie a dict's
         # values to the fields by name.
         return cls(**values)  # type: ignore[arg-type]
+
+    def admin_secret(self) -> str:
+        """The admin token: admin_token_file's contents (stripped) when set, else
+        admin_token; "" = /admin is off. A file that cannot be read, or is empty, is an
+        error (a console silently off would look like a network problem)."""
+        if self.admin_token_file is None:
+            return self.admin_token.strip()
+        try:
+            token = Path(self.admin_token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"HUMANCUT_ADMIN_TOKEN_FILE={self.admin_token_file}: "
+                             f"{exc.strerror or exc}") from None
+        if not token:
+            raise ValueError(f"HUMANCUT_ADMIN_TOKEN_FILE={self.admin_token_file} is empty")
+        return token
 
     def replace(self, **changes: object) -> Settings:
         # The callers' keywords are fields of any type; the dataclass checks the names.

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from humancut.store import open_backend
-from humancut.store.keys import key_id_of
+from humancut.store.keys import key_id_of, utc_day
 from tests.support.images import FIXTURES, decode, encode
 from tests.support.server import ROUTE, Server, start
 
@@ -81,15 +81,22 @@ def codes(responses: list[httpx.Response]) -> list[str]:
     return [r.json()["error_code_str"] for r in responses]
 
 
-def test_credits_are_exact_across_processes(pair, keys) -> None:
+def test_credits_and_usage_are_exact_across_processes(pair, keys) -> None:
     secret = pair[0].create_key(10, "--rate", "0", "--concurrency", "0")
     urls = [pair[i % 2].url for i in range(100)]
+    before = utc_day()
     responses = asyncio.run(post_all(urls, secret, photo()))
+    after = utc_day()
     got = codes(responses)
     assert got.count("") == 10, got
     assert got.count("ERROR_NOT_ENOUGH_CREDITS") == 90
     assert {r.status_code for r in responses} == {200, 429}
     assert keys.get(key_id_of(secret)).credits == 0
+    # Usage, written by both servers into the one store: exactly the outcomes, on the day.
+    usage = keys.usage(before, after, key_id_of(secret))
+    assert sum(u.images for u in usage) == sum(u.credits for u in usage) == 10
+    assert sum(u.failures.get("no_credits", 0) for u in usage) == 90
+    assert {u.day for u in usage} <= {before, after}
 
 
 def test_rate_limit_is_global(pair) -> None:

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,19 +17,21 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
-from ..errors import HumancutError
+from ..admin import AdminError
+from ..errors import ConfigError, HumancutError
 from ..runner import Runner, create_runner
 from ..settings import Settings
 from ..store import Backends, ResultStore, open_backends
-from . import ailab, pages, removebg, results
+from . import admin, ailab, pages, removebg, results
 from .family import Family
 from .middleware import ids_and_log
 from .service import CutService
 
 # The first family also answers for paths that belong to no family (404s, /readyz, ...).
-FAMILIES: list[Family] = [ailab.family, removebg.family]
+FAMILIES: list[Family] = [ailab.family, removebg.family, admin.family]
 
 log = logging.getLogger("humancut.api")
 
@@ -40,6 +43,10 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     settings = settings or Settings.from_env()
     backends = backends or open_backends(settings)
     runner = runner or create_runner(settings)
+    try:
+        admin_token = settings.admin_secret()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     service = CutService(settings, backends, runner)
 
     @contextlib.asynccontextmanager
@@ -57,8 +64,10 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     app = FastAPI(title="humancut", version=__version__, lifespan=lifespan,
                   description=pages.describe(ailab.ROUTE))
     app.state.service, app.state.trial_secret = service, None
+    app.state.admin = admin.Guard(admin_token) if admin_token else None
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_methods=["GET", "POST"],
+        app.add_middleware(CorsExceptAdmin,  # type: ignore[arg-type]  # a class, as Starlette's own
+                           allow_methods=["GET", "POST"],
                            allow_origins=[o.strip() for o in settings.cors_origins.split(",")],
                            allow_headers=[ailab.KEY_HEADER, removebg.KEY_HEADER,
                                           "content-type"])
@@ -72,6 +81,20 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     return app
 
 
+class CorsExceptAdmin:
+    """CORS for the API families, never for /admin: the console answers its own origin only
+    (api/admin.py refuses the others)."""
+
+    def __init__(self, app: ASGIApp, **options: Any):
+        self.app, self.cors = app, CORSMiddleware(app, **options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        inner = self.app if path == admin.PREFIX or path.startswith(admin.PREFIX + "/") \
+            else self.cors
+        await inner(scope, receive, send)
+
+
 def render_error(request: Request, exc: HumancutError) -> Response:
     """In the format of the family whose path was called."""
     request.state.log["outcome"] = exc.code
@@ -83,6 +106,11 @@ def render_error(request: Request, exc: HumancutError) -> Response:
 
 
 def _handle_errors(app: FastAPI) -> None:
+    @app.exception_handler(AdminError)
+    async def on_admin_error(request: Request, exc: AdminError) -> Response:
+        request.state.log["outcome"] = exc.code
+        return admin.error_response(exc)
+
     @app.exception_handler(HumancutError)
     async def on_humancut_error(request: Request, exc: HumancutError) -> Response:
         return render_error(request, exc)

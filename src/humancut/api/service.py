@@ -18,6 +18,7 @@ from ..job import Cut, Job
 from ..runner import Runner
 from ..settings import Settings
 from ..store import ApiKey, Backends, Stored
+from ..store.keys import OK
 
 RESULTS = "/api/results"  # the route results are served from (results.py)
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
@@ -55,23 +56,52 @@ class CutService:
         self.settings, self.backends, self.runner = settings, backends, runner
         self.keys, self.results, self.limiter = backends.keys, backends.results, backends.limiter
 
-    async def authenticate(self, secret: str | None, header: str) -> ApiKey:
+    async def authenticate(self, secret: str | None, header: str, *,
+                           count: bool = False) -> ApiKey:
+        """The active key `secret` belongs to; `count`: a refused known key's call goes
+        into its usage (the operator sees revoked and disabled keys still being used)."""
         if not secret:
             raise HumancutError("missing_parameter", f"The `{header}` header is missing.")
         key = await run_in_threadpool(self.keys.authenticate, secret.strip())
         if key is None or key.status == "revoked":
+            if key is not None and count:
+                await self.record(key, "unknown_key")
             raise HumancutError("unknown_key", "This API key does not exist or was revoked.")
         if key.status != "active":
+            if count:
+                await self.record(key, "key_disabled")
             raise HumancutError("key_disabled", "This API key is disabled by the operator.")
         return key
+
+    async def record(self, key: ApiKey, outcome: str, credits: int = 0) -> None:
+        """Count the call in the key's usage. Never fails the call: a store that cannot be
+        written is logged."""
+        try:
+            await run_in_threadpool(self.keys.record_usage, key.id, outcome, credits)
+        except Exception as exc:  # noqa: BLE001 - logged; the answer stands
+            log.error(json.dumps({"event": "usage_failed", "key_id": key.id,
+                                  "outcome": outcome, "error": f"{type(exc).__name__}: {exc}"}))
 
     async def handle(self, call: Call, read: Callable[[], Awaitable[Job]], *,
                      store: bool = True) -> Done:
         """The whole flow for one call; `read` parses the family's request into a Job once
         the caller is known and admitted. Raises HumancutError, with the X-RateLimit-*
         headers once admitted; nothing is charged unless it succeeds."""
-        key = await self.authenticate(call.secret, call.header)
+        key = await self.authenticate(call.secret, call.header, count=True)
         call.log["key_id"] = key.id
+        try:
+            done = await self._admitted(call, key, read, store=store)
+        except HumancutError as exc:
+            await self.record(key, exc.code)
+            raise
+        except Exception:
+            await self.record(key, "processing_failed")
+            raise
+        await self.record(key, OK, 1)
+        return done
+
+    async def _admitted(self, call: Call, key: ApiKey,
+                        read: Callable[[], Awaitable[Job]], *, store: bool) -> Done:
         s = self.settings
         admission = await self.limiter.acquire(
             key.id, s.rate_per_minute if key.rate_per_minute is None else key.rate_per_minute,

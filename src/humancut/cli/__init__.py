@@ -1,4 +1,4 @@
-"""The `humancut` command line: cut, eval, serve, keys, models, bench."""
+"""The `humancut` command line: cut, eval, serve, keys, models, bench, usage."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ConfigError, HumancutError, ModelFileError
-from . import bench, cut, serve
+from . import admin, bench, cut, serve
 from .flags import settings_from
 
 __all__ = ["build_parser", "main", "settings_from"]
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="humancut", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (cut.add_cut, cut.add_eval, serve.add_serve, serve.add_keys, cut.add_models,
-                bench.add_bench):
+                bench.add_bench, admin.add_usage):
         add(sub)
     return parser
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+from . import admin
 from .flags import backend_flags, engine_flags, ray_flags, settings_from, shared_backend_flags
 
 
@@ -64,6 +66,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
     if args.action == "copy":
         return cmd_keys_copy(args)
     store = open_keys(settings_from(args))
+    if args.action == "credits":
+        return admin.keys_credits(store, args)
     if args.action == "create":
         key, secret = store.create(args.name or "", args.credits, rate_per_minute=args.rate,
                                    max_in_flight=args.concurrency)
@@ -107,6 +111,9 @@ def add_serve(sub: Any) -> None:
     p.add_argument("--cors-origins", help="comma-separated origins allowed (default: none)")
     p.add_argument("--trial-key", action="store_true", default=None,
                    help="let the trial page work without a key (rate limited)")
+    p.add_argument("--admin-token-file", type=Path,
+                   help="enable /admin, the operator console, with the token in this file "
+                        "(or HUMANCUT_ADMIN_TOKEN); docs/admin.md")
     backend_flags(p)
     shared_backend_flags(p)
     p.add_argument("--limits-unreachable", choices=["open", "busy"],
@@ -121,8 +128,9 @@ def add_serve(sub: Any) -> None:
 
 def add_keys(sub: Any) -> None:
     p = sub.add_parser("keys", help="manage API keys")
-    p.add_argument("action", choices=["create", "list", "revoke", "disable", "enable", "copy"])
-    p.add_argument("id", nargs="?", help="key id, for revoke/disable/enable")
+    p.add_argument("action", choices=["create", "list", "revoke", "disable", "enable", "copy",
+                                      "credits"])
+    p.add_argument("id", nargs="?", help="key id, for revoke/disable/enable/credits")
     p.add_argument("--name", help="a label for the key")
     p.add_argument("--credits", type=int, help="calls allowed (default: unlimited)")
     p.add_argument("--rate", type=int, help="requests a minute (default: the server's)")
@@ -130,4 +138,5 @@ def add_keys(sub: Any) -> None:
     p.add_argument("--from", dest="from_url", metavar="URL", help="copy: the source key store")
     p.add_argument("--to", dest="to_url", metavar="URL", help="copy: the target key store")
     backend_flags(p, results=False)
+    admin.add_credits_flags(p)
     p.set_defaults(func=cmd_keys)

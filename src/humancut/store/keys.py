@@ -5,14 +5,17 @@ constant time. Credits are reserved before work and refunded on failure, atomica
 
 from __future__ import annotations
 
+import builtins  # KeyStore.list shadows the builtin in annotations
 import hashlib
 import hmac
+import json
 import re
 import secrets
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from ..settings import Settings
 
@@ -30,6 +33,40 @@ class ApiKey:
     created_at: float
     rate_per_minute: int | None = None  # None = the server's default
     max_in_flight: int | None = None  # None = the server's default
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One key's calls on one UTC day: `images` cut out, `credits` charged for them, and the
+    refused or failed calls by problem name (errors.PROBLEMS)."""
+
+    day: str  # YYYY-MM-DD, UTC
+    key_id: str
+    images: int = 0
+    credits: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: float
+    action: str
+    key_id: str
+    fields: dict[str, Any]
+    token: str  # a fingerprint of the admin token used (or "cli"), never the token
+
+
+class Conflict(ValueError):
+    """A change the key's state forbids: revoked for good, a balance below 0, ..."""
+
+
+OK = "ok"  # the usage outcome of a successful call; failures are stored by problem name
+CHANGEABLE = ("name", "status", "rate_per_minute", "max_in_flight")  # by update()
+MAX_CREDITS = 10**12  # a balance or a top-up above this is refused (no integer overflow)
+
+
+def utc_day(at: float | None = None) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() if at is None else at))
 
 
 def key_from_row(row: Any) -> ApiKey:
@@ -110,6 +147,40 @@ class KeyStore(ABC):
     def refund_credit(self, key_id: str) -> None:
         """Give back a credit taken by reserve_credit for a call that then failed."""
 
+    # ---- the operator's changes, usage and audit (api/admin.py, cli/admin.py) ---------
+
+    @abstractmethod
+    def update(self, key_id: str, **changes: object) -> ApiKey | None:
+        """Change CHANGEABLE fields; None when there is no such key. Conflict when the key
+        is revoked (re-revoking, or changing nothing, is allowed)."""
+
+    @abstractmethod
+    def add_credits(self, key_id: str, amount: int) -> ApiKey | None:
+        """Add (or take, when negative) credits atomically with calls in flight; None when
+        there is no such key; Conflict when the key is unlimited or would go below 0."""
+
+    @abstractmethod
+    def set_credits(self, key_id: str, credits: int | None) -> ApiKey | None:
+        """Set the balance (None = unlimited); None when there is no such key."""
+
+    @abstractmethod
+    def record_usage(self, key_id: str, outcome: str, credits: int = 0,
+                     at: float | None = None) -> None:
+        """Count one call of the key: outcome OK (charged `credits`) or a problem name."""
+
+    @abstractmethod
+    def usage(self, first_day: str, last_day: str,
+              key_id: str | None = None) -> builtins.list[Usage]:
+        """Usage per key and UTC day between the two days (YYYY-MM-DD, both included)."""
+
+    @abstractmethod
+    def audit(self, action: str, key_id: str, fields: Mapping[str, Any], token: str) -> None:
+        """Write one entry of the operators' audit trail."""
+
+    @abstractmethod
+    def audit_log(self, key_id: str | None = None, limit: int = 100) -> builtins.list[AuditEntry]:
+        """The newest entries first."""
+
     def export(self) -> Iterator[tuple[ApiKey, str]]:
         """Every key with its stored hash, for `humancut keys copy`."""
         raise NotImplementedError(f"{type(self).__name__} cannot export keys")
@@ -120,6 +191,124 @@ class KeyStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+class SQLKeyStore(KeyStore):
+    """The operator's changes, usage and audit in SQL both SQLite and PostgreSQL run; a
+    subclass gives `_rows` (one statement, `{p}` its placeholder, committed on return)."""
+
+    @abstractmethod
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Mapping[str, Any]]: ...
+
+    def update(self, key_id: str, **changes: object) -> ApiKey | None:
+        unknown = set(changes) - set(CHANGEABLE)
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
+        if "status" in changes:
+            check_status(str(changes["status"]))
+        if "name" in changes and not isinstance(changes["name"], str):
+            raise ValueError("name must be a string")
+        limits = {k: changes[k] for k in ("rate_per_minute", "max_in_flight") if k in changes}
+        check_limits(**cast("dict[str, int | None]", limits))  # the callers parse the JSON
+        key = self.get(key_id)
+        if key is None or not changes:
+            return key
+        sets = ", ".join(f"{name} = {{p}}" for name in changes)
+        rows = self._rows(f"UPDATE keys SET {sets} WHERE id = {{p}} AND status <> 'revoked' "
+                          "RETURNING *", (*changes.values(), key_id))
+        if rows:
+            return key_from_row(rows[0])
+        key = self.get(key_id)
+        if key is None or all(getattr(key, k) == v for k, v in changes.items()):
+            return key  # gone meanwhile, or revoked and asked for nothing new
+        raise Conflict(f"key {key_id} is revoked for good")
+
+    def add_credits(self, key_id: str, amount: int) -> ApiKey | None:
+        if abs(amount) > MAX_CREDITS:
+            raise ValueError(f"a top-up is at most {MAX_CREDITS}")
+        # One conditional UPDATE: calls reserving credits meanwhile are neither lost nor
+        # doubled (the row is locked for its duration, in both databases).
+        rows = self._rows("UPDATE keys SET credits = credits + {p} WHERE id = {p} AND "
+                          "credits IS NOT NULL AND credits + {p} >= 0 AND credits + {p} <= {p} "
+                          "RETURNING *", (amount, key_id, amount, amount, MAX_CREDITS))
+        if rows:
+            return key_from_row(rows[0])
+        key = self.get(key_id)
+        if key is None:
+            return None
+        if key.credits is None:
+            raise Conflict(f"key {key_id} has unlimited credits; set a balance instead")
+        if key.credits + amount < 0:
+            raise Conflict(f"key {key_id} has {key.credits} credits; taking {-amount} would "
+                           "leave fewer than 0")
+        raise Conflict(f"a balance is at most {MAX_CREDITS}")
+
+    def set_credits(self, key_id: str, credits: int | None) -> ApiKey | None:
+        check_limits(credits=credits)
+        if credits is not None and credits > MAX_CREDITS:
+            raise ValueError(f"a balance is at most {MAX_CREDITS}")
+        rows = self._rows("UPDATE keys SET credits = {p} WHERE id = {p} RETURNING *",
+                          (credits, key_id))
+        return key_from_row(rows[0]) if rows else None
+
+    def record_usage(self, key_id: str, outcome: str, credits: int = 0,
+                     at: float | None = None) -> None:
+        # An upsert adding 1: exact under any number of processes.
+        self._rows("INSERT INTO key_usage (day, key_id, outcome, calls, credits) "
+                   "VALUES ({p},{p},{p},1,{p}) ON CONFLICT (day, key_id, outcome) DO UPDATE "
+                   "SET calls = key_usage.calls + 1, "
+                   "credits = key_usage.credits + excluded.credits",
+                   (utc_day(at), key_id, outcome, credits))
+
+    def usage(self, first_day: str, last_day: str,
+              key_id: str | None = None) -> builtins.list[Usage]:
+        sql = ("SELECT day, key_id, outcome, calls, credits FROM key_usage "
+               "WHERE day >= {p} AND day <= {p}")
+        params: tuple[object, ...] = (first_day, last_day)
+        if key_id is not None:
+            sql, params = sql + " AND key_id = {p}", (*params, key_id)
+        by_day: dict[tuple[str, str], Usage] = {}
+        for row in self._rows(sql + " ORDER BY day, key_id, outcome", params):
+            u = by_day.setdefault((row["day"], row["key_id"]), Usage(row["day"], row["key_id"]))
+            if row["outcome"] == OK:
+                u = Usage(u.day, u.key_id, int(row["calls"]), int(row["credits"]), u.failures)
+                by_day[(u.day, u.key_id)] = u
+            else:
+                u.failures[row["outcome"]] = int(row["calls"])
+        return list(by_day.values())
+
+    def audit(self, action: str, key_id: str, fields: Mapping[str, Any], token: str) -> None:
+        self._rows("INSERT INTO admin_audit (at, action, key_id, fields, token) "
+                   "VALUES ({p},{p},{p},{p},{p})",
+                   (time.time(), action, key_id, json.dumps(dict(fields), sort_keys=True), token))
+
+    def audit_log(self, key_id: str | None = None, limit: int = 100) -> builtins.list[AuditEntry]:
+        where, params = ("WHERE key_id = {p} ", (key_id,)) if key_id else ("", ())
+        rows = self._rows(f"SELECT * FROM admin_audit {where}ORDER BY id DESC LIMIT {{p}}",
+                          (*params, limit))
+        return [AuditEntry(r["at"], r["action"], r["key_id"], json.loads(r["fields"]),
+                           r["token"]) for r in rows]
+
+
+# Tables added to both SQL stores' migrations (after `keys`): usage per key, UTC day and
+# outcome (a problem name, or OK), and the operators' audit trail.
+USAGE_TABLE = """CREATE TABLE key_usage (
+    day TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    calls BIGINT NOT NULL DEFAULT 0,
+    credits BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, key_id, outcome)
+)"""
+AUDIT_TABLE = """CREATE TABLE admin_audit (
+    id {serial} PRIMARY KEY,
+    at DOUBLE PRECISION NOT NULL,
+    action TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    token TEXT NOT NULL
+)"""
+AUDIT_INDEX = "CREATE INDEX admin_audit_key ON admin_audit (key_id)"
 
 
 # `keys copy` semantics, shared by the SQL stores ({p} is the driver's placeholder): the

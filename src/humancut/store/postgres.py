@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -17,9 +17,12 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..settings import Settings
 from .keys import (
+    AUDIT_INDEX,
+    AUDIT_TABLE,
     UPSERT,
+    USAGE_TABLE,
     ApiKey,
-    KeyStore,
+    SQLKeyStore,
     check_limits,
     check_status,
     key_from_row,
@@ -42,6 +45,9 @@ MIGRATIONS = [
         rate_per_minute INTEGER,
         max_in_flight INTEGER
     )""",
+    USAGE_TABLE,
+    AUDIT_TABLE.format(serial="BIGSERIAL"),
+    AUDIT_INDEX,
 ]
 MIGRATION_LOCK = 0x68756D616E637574  # "humancut": servers starting at once migrate in turn
 POOL_SIZE = 10
@@ -65,7 +71,7 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
     return len(MIGRATIONS)
 
 
-class PostgresKeyStore(KeyStore):
+class PostgresKeyStore(SQLKeyStore):
     def __init__(self, url: str, timeout: float = 5.0):
         # A direct connection first: its error says why (wrong password, unknown host), where
         # a pool would only time out.
@@ -88,6 +94,13 @@ class PostgresKeyStore(KeyStore):
                 return use(conn)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise unavailable("key store", exc) from None
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Mapping[str, Any]]:
+        def run(conn: psycopg.Connection[Any]) -> list[Mapping[str, Any]]:
+            cur = conn.execute(sql.format(p="%s"), tuple(params))
+            return cur.fetchall() if cur.description else []
+
+        return self._run(run)
 
     def _one(self, sql: str, params: tuple[object, ...] = ()) -> dict[str, Any] | None:
         return self._run(lambda c: c.execute(sql, params).fetchone())

@@ -6,13 +6,17 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .keys import (
+    AUDIT_INDEX,
+    AUDIT_TABLE,
     UPSERT,
+    USAGE_TABLE,
     ApiKey,
-    KeyStore,
+    SQLKeyStore,
     check_limits,
     check_status,
     key_from_row,
@@ -52,9 +56,10 @@ def url_path(url: str, scheme: str) -> Path:
     return Path(path).expanduser()
 
 
-class SQLiteKeyStore(KeyStore):
-    SCHEMA = """
-    CREATE TABLE IF NOT EXISTS keys (
+# Migrations in order, as in postgres.py; the schema's version is how many have run. Never
+# edit one: append. The first is IF NOT EXISTS: files from before versioning have `keys`.
+MIGRATIONS = [
+    """CREATE TABLE IF NOT EXISTS keys (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
         secret_sha256 TEXT NOT NULL,
@@ -63,11 +68,40 @@ class SQLiteKeyStore(KeyStore):
         created_at REAL NOT NULL,
         rate_per_minute INTEGER,
         max_in_flight INTEGER
-    );
-    """
+    )""",
+    USAGE_TABLE,
+    AUDIT_TABLE.format(serial="INTEGER"),  # INTEGER PRIMARY KEY: SQLite's rowid
+    AUDIT_INDEX,
+]
 
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to the latest version in one write transaction (servers starting
+    at once migrate in turn); the version reached."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS humancut_schema_version "
+                     "(version INTEGER NOT NULL, migrated_at REAL)")
+        version = conn.execute("SELECT coalesce(max(version), 0) FROM humancut_schema_version"
+                               ).fetchone()[0]
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            conn.execute(sql)
+            conn.execute("INSERT INTO humancut_schema_version VALUES (?, ?)",
+                         (number, time.time()))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return len(MIGRATIONS)
+
+
+class SQLiteKeyStore(SQLKeyStore):
     def __init__(self, path: Path):
-        self.db = Database(path, self.SCHEMA)
+        self.db = Database(path, "")
+        migrate(self.db.connect())
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Mapping[str, Any]]:
+        return self.db.connect().execute(sql.format(p="?"), tuple(params)).fetchall()
 
     @classmethod
     def from_url(cls, url: str, settings: object = None) -> SQLiteKeyStore:
