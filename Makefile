@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: install install-test model browser node-clients services serve test lint clean
+.PHONY: install install-test model browser node-clients services deploy-tools image serve test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,40 @@ services:
 	  npm install --prefix .services --no-audit --no-fund --silent s3rver@3; } \
 	  || echo "s3rver is not installed: the presigned-expiry test will skip"
 
+# Debian's buildah, podman and mmdebstrap, for tests/e2e/test_image.py (it builds and runs the
+# Dockerfile without Docker's daemon or a registry) and `make image BASE=debian`, and
+# Debian's prometheus, which checks docs/metrics.md's scrape config, queries and rules
+# (tests/api/test_prometheus.py); those tests skip, saying why, where these cannot be installed.
+deploy-tools:
+	@{ command -v buildah && command -v podman && command -v mmdebstrap && \
+	  command -v prometheus; } >/dev/null || { command -v apt-get >/dev/null && \
+	  [ "$$(id -u)" = 0 ] && apt-get update -qq && export DEBIAN_FRONTEND=noninteractive && \
+	  apt-get install -y -qq buildah podman mmdebstrap >/dev/null && \
+	  apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+	  || echo "buildah/podman/mmdebstrap/prometheus are not installed: their tests will skip"
+
+# The container image (Dockerfile, docs/deploy.md): with docker when its daemon answers,
+# else buildah, else podman. BASE=debian: on a Debian base made here by mmdebstrap
+# (scripts/debian-base.sh), where no container registry is reachable. Without docker, this
+# machine's CA bundle and /etc/pip.conf, when present, are lent to the build's pip.
+IMAGE     ?= humancut:latest
+BASE      ?= python:3.12-slim-bookworm
+EXTRAS    ?=
+ONNXRUNTIME ?= onnxruntime
+ISOLATION ?= chroot
+image:
+	@base="$(BASE)"; [ "$$base" != debian ] || base=$$(scripts/debian-base.sh) || exit 1; \
+	args="--build-arg BASE=$$base --build-arg EXTRAS=$(EXTRAS) \
+	  --build-arg ONNXRUNTIME=$(ONNXRUNTIME) -t $(IMAGE) ."; \
+	vols=""; for f in /etc/ssl/certs/ca-certificates.crt /etc/pip.conf; do \
+	  [ ! -f $$f ] || vols="$$vols -v $$f:$$f:ro"; done; \
+	if command -v docker >/dev/null && docker info >/dev/null 2>&1; then docker build $$args; \
+	elif command -v buildah >/dev/null; then \
+	  buildah bud --isolation $(ISOLATION) --format docker --layers $$vols $$args; \
+	elif command -v podman >/dev/null; then \
+	  podman build --isolation $(ISOLATION) --format docker --layers $$vols $$args; \
+	else echo "make image needs docker (its daemon running), buildah or podman"; exit 1; fi
+
 serve: install model
 	@echo "Create an API key in another terminal: .venv/bin/humancut keys create"
 	$(BIN)/humancut serve
@@ -60,7 +94,7 @@ lint: install-test
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/mypy
 
-test: install-test model browser node-clients services lint
+test: install-test model browser node-clients services deploy-tools lint
 	$(BIN)/pytest
 
 clean:

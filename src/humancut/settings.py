@@ -87,9 +87,11 @@ class Settings:
     cors_origins: str = ""  # comma-separated origins allowed to call the API; empty = CORS off
     trial_key: bool = False  # let the trial page work without a key (rate limited)
     trial_rate_per_minute: int = 10
-    admin_token: str = ""  # enables /admin (the operator console, docs/admin.md); empty = off
+    admin_token: str = ""  # enables /admin (the operator console, docs/admin.md) and guards
+    # /metrics (docs/metrics.md); empty = /admin off, /metrics open
     admin_token_file: Path | None = None  # ... or read it from this file (contents stripped)
     log_level: str = "info"
+    metrics: str = "on"  # GET /metrics, Prometheus' text format (docs/metrics.md): on | off
     # Ray (humancut[ray]: `serve --ray`, `cut --ray`; docs/ray.md)
     ray_address: str = ""  # join this cluster (host:port, auto); empty = start Ray on loopback
     ray_cpus: int = 0  # CPUs of a Ray started here; 0 = all of this machine's

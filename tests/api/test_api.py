@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -75,6 +76,32 @@ def test_results_expire_and_are_swept(tmp_path, astronaut_bytes):
         time.sleep(3.5)
         assert_error(httpx.get(url), 404, "ERROR_RESOURCE_NOT_FOUND")
         assert not files[0].exists()
+    finally:
+        s.stop()
+
+
+def in_flight(server: Server) -> float:
+    text = httpx.get(server.url + "/metrics", timeout=10).text
+    return next(float(line.split()[1]) for line in text.splitlines()
+                if line.startswith("humancut_in_flight "))
+
+
+def test_sigterm_lets_calls_in_flight_finish_then_exits_0(tmp_path, astronaut_bytes):
+    """What a rolling restart relies on: three calls in progress (one worker, so two wait),
+    SIGTERM, and all three are answered before the server exits, with status 0."""
+    s = Server(tmp_path / "data", extra_args=["--workers", "1"]).start()
+    key = s.create_key()
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            calls = [pool.submit(post, s, key, {"image": ("a.jpg", astronaut_bytes)})
+                     for _ in range(3)]
+            deadline = time.monotonic() + 30
+            while in_flight(s) < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert in_flight(s) == 3
+            s.process.send_signal(signal.SIGTERM)
+            assert [c.result().status_code for c in calls] == [200] * 3
+        assert s.process.wait(30) == 0, s.log()
     finally:
         s.stop()
 

@@ -106,10 +106,33 @@ def test_the_replicas_own_errors_reach_the_client(server, astronaut_bytes):
     assert r.status_code == 422 and outcome(r) == "ERROR_NO_RECOGNITION_TARGET_DETECTED"
 
 
+def ingress_metrics(server: Server) -> dict[tuple[str, str], float]:
+    """The ingress's /metrics: {(name, labels as text): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    resp = httpx.get(server.url + "/metrics", timeout=30)
+    assert resp.status_code == 200, resp.text
+    return {(s.name, ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(resp.text) for s in f.samples}
+
+
 def test_credits_are_exact_through_the_ray_app(server, small_jpeg):
+    """... and the ingress's /metrics counts them as the plain server does."""
+    before = ingress_metrics(server)
     key = server.create_key(10, "--concurrency", "0", "--rate", "0")
     codes = Counter(outcome(r) for r in many(server, key, small_jpeg, 100))
     assert codes == {"ok": 10, "ERROR_NOT_ENOUGH_CREDITS": 90}
+    after = ingress_metrics(server)
+
+    def delta(name: str, labels: str = "") -> float:
+        return after.get((name, labels), 0) - before.get((name, labels), 0)
+
+    assert delta("humancut_requests_total", "family=ailab,outcome=ok") == 10
+    assert delta("humancut_requests_total", "family=ailab,outcome=no_credits") == 90
+    assert delta("humancut_credits_charged_total") == 10
+    assert delta("humancut_model_duration_seconds_count") == 10
+    assert after[("humancut_in_flight", "")] == 0
+    assert any(name == "humancut_build_info" for name, _ in after)
 
 
 def test_a_full_model_queue_answers_503_with_retry_after(server, astronaut_bytes):

@@ -21,6 +21,7 @@ ROUTE = "/api/cutout/portrait/portrait-background-removal"
 HD_ROUTE = "/api/cutout/portrait/hd-portrait-background-removal"
 CREDITS_ROUTE = "/api/common/query-credits"
 KEY_HEADER = "ailabapi-api-key"
+NAME = "ailab"  # the family's name (the metrics' `family` label)
 RETURN_FORMS = {"": "rgba", "mask": "mask", "whiteBK": "whiteBK", "crop": "crop"}
 
 # humancut's problem -> (the contract's code, its HTTP status, its fixed description)
@@ -107,7 +108,7 @@ async def _portrait(request: Request, *, hd: bool) -> JSONResponse:
                                     max_side=s.hd_max_side)
         return await read_image(request, None, max_bytes=s.max_bytes, max_side=s.max_side)
 
-    done = await service.handle(call_of(request, KEY_HEADER), read)
+    done = await service.handle(call_of(request, KEY_HEADER, NAME), read)
     data = {"elements": [{"image_url": done.url}]} if hd else {"image_url": done.url}
     return JSONResponse(envelope(request) | {"data": data}, headers=done.headers)
 
@@ -134,4 +135,4 @@ def _return_form(parts: dict[str, Part]) -> str:
     return RETURN_FORMS[value]
 
 
-family = Family("ailabtools", router, (ROUTE, HD_ROUTE, CREDITS_ROUTE), render_error)
+family = Family(NAME, router, (ROUTE, HD_ROUTE, CREDITS_ROUTE), render_error)

@@ -29,9 +29,12 @@ from . import admin, ailab, pages, removebg, results
 from .family import Family
 from .middleware import ids_and_log
 from .service import CutService
+from .telemetry import Telemetry, metrics_router
 
 # The first family also answers for paths that belong to no family (404s, /readyz, ...).
 FAMILIES: list[Family] = [ailab.family, removebg.family, admin.family]
+# The families whose calls are cut calls, counted in the metrics (telemetry.py).
+CUTTING = (ailab.family.name, removebg.family.name)
 
 log = logging.getLogger("humancut.api")
 
@@ -47,7 +50,9 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         admin_token = settings.admin_secret()
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    service = CutService(settings, backends, runner)
+    telemetry = Telemetry(settings, runner, CUTTING)
+    metrics = metrics_router(settings, telemetry, admin_token)  # a bad setting fails here
+    service = CutService(settings, backends, runner, telemetry)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +82,8 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         app.include_router(family.router)
     app.include_router(results.router)
     app.include_router(pages.router)
+    if metrics is not None:
+        app.include_router(metrics)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app
 

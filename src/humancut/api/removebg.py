@@ -109,7 +109,7 @@ async def remove_background(request: Request) -> Response:
         request.state.log.update(source=wanted.source, format=wanted.output.format)
         return await to_job(fields, wanted, service.settings)
 
-    done = await service.handle(call_of(request, KEY_HEADER), read, store=False)
+    done = await service.handle(call_of(request, KEY_HEADER, family.name), read, store=False)
     headers = result_headers(done, type_level)
     if not wants_json(request):
         return Response(done.cut.data, media_type=done.cut.content_type, headers=headers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from ..runner import Runner
 from ..settings import Settings
 from ..store import ApiKey, Backends, Stored
 from ..store.keys import OK
+from .telemetry import Telemetry
 
 RESULTS = "/api/results"  # the route results are served from (results.py)
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
@@ -30,14 +32,16 @@ log = logging.getLogger("humancut.api")
 class Call:
     """One call as the flow sees it, without the HTTP request: the key as sent (None: no
     header), the header's name for the error message, the request's log line (the flow adds
-    key_id, sizes, outcome and timings), its log id, and the base URL results are linked
-    under. `call_of` builds it from a Starlette request."""
+    key_id, sizes, outcome and timings), its log id, the base URL results are linked
+    under, and the route family's name (the metrics' `family` label). `call_of` builds it
+    from a Starlette request."""
 
     secret: str | None
     header: str
     log: dict[str, Any]
     log_id: str = ""
     base_url: str = ""
+    family: str = ""
 
 
 @dataclass
@@ -52,9 +56,11 @@ class Done:
 
 
 class CutService:
-    def __init__(self, settings: Settings, backends: Backends, runner: Runner):
+    def __init__(self, settings: Settings, backends: Backends, runner: Runner,
+                 telemetry: Telemetry | None = None):
         self.settings, self.backends, self.runner = settings, backends, runner
         self.keys, self.results, self.limiter = backends.keys, backends.results, backends.limiter
+        self.telemetry = telemetry or Telemetry(settings, runner)
 
     async def authenticate(self, secret: str | None, header: str, *,
                            count: bool = False) -> ApiKey:
@@ -86,7 +92,24 @@ class CutService:
                      store: bool = True) -> Done:
         """The whole flow for one call; `read` parses the family's request into a Job once
         the caller is known and admitted. Raises HumancutError, with the X-RateLimit-*
-        headers once admitted; nothing is charged unless it succeeds."""
+        headers once admitted; nothing is charged unless it succeeds. Every call, whatever
+        its outcome, is counted in the metrics (telemetry.py)."""
+        start, outcome, done = time.perf_counter(), "processing_failed", None
+        self.telemetry.in_flight.inc()
+        try:
+            done = await self._handle(call, read, store=store)
+            outcome = OK
+            return done
+        except HumancutError as exc:
+            outcome = exc.code
+            raise
+        finally:
+            self.telemetry.in_flight.dec()
+            self.telemetry.observe(call.family, outcome, time.perf_counter() - start,
+                                   done.cut if done else None)
+
+    async def _handle(self, call: Call, read: Callable[[], Awaitable[Job]], *,
+                      store: bool) -> Done:
         key = await self.authenticate(call.secret, call.header, count=True)
         call.log["key_id"] = key.id
         try:
@@ -154,11 +177,12 @@ def service_of(request: Request) -> CutService:
     return request.app.state.service
 
 
-def call_of(request: Request, header: str) -> Call:
+def call_of(request: Request, header: str, family: str = "") -> Call:
     """What the flow needs of an HTTP request: the key in `header`, the log line the
-    middleware writes (api/middleware.py) and the server's public address."""
+    middleware writes (api/middleware.py), the server's public address, and the name of
+    the `family` that answers it."""
     return Call(request.headers.get(header), header, request.state.log, request.state.log_id,
-                base_url(service_of(request).settings, request))
+                base_url(service_of(request).settings, request), family)
 
 
 def base_url(settings: Settings, request: Request) -> str:

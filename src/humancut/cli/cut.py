@@ -20,6 +20,9 @@ from ..location import is_s3
 from ..remover import Remover
 from .flags import engine_flags, ray_flags, settings_from
 
+# Settings never written into reports.
+SECRETS = ("admin_token",)
+
 
 def _cut_local(remover: Remover, jobs: list[tuple[Path, Path]], form: str,
                quiet: bool) -> list[tuple[Path, str]]:
@@ -89,7 +92,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
           f"  MAD    {m['mad']:.5f}\n  Grad   {m['grad']:.3f}\n  edgeMAD {m['edge_mad']:.4f}")
     if args.json:
         used = {k: str(v) if isinstance(v, Path) else v
-                for k, v in dataclasses.asdict(remover.settings).items()}
+                for k, v in dataclasses.asdict(remover.settings).items()
+                if k not in SECRETS}
         data = report.as_dict() | {"settings": used}
         Path(args.json).write_text(json.dumps(data, indent=2))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -34,9 +35,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
                       for s in ("keys_url", "results_url", "limits_url"))
     print(f"humancut: serving on http://{settings.host}:{settings.port}/ "
           f"({where}; runner {settings.runner})", file=sys.stderr, flush=True)
+    # uvicorn drains in-flight calls on SIGTERM, then raises the signal again; with the
+    # default handler the process would end as killed by it (-15). A requested stop is a
+    # clean one: exit status 0 (at once too, should it come before uvicorn listens).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
                 timeout_keep_alive=5)
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def cmd_keys_copy(args: argparse.Namespace) -> int:

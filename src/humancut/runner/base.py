@@ -53,5 +53,10 @@ class Runner(ABC):
     def ready(self) -> bool:
         return True
 
+    @property
+    def queued(self) -> int:
+        """Jobs handed over and not yet being processed (humancut_queue_depth)."""
+        return 0
+
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

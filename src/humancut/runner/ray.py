@@ -31,8 +31,15 @@ class RayRunner(Runner):
     def __init__(self, handle: DeploymentHandle, *, timeout: float):
         super().__init__(timeout=timeout)
         self.handle = handle
+        self._pending = 0  # sent to the Model deployment, not answered; on the event loop
+
+    @property
+    def queued(self) -> int:
+        # Serve does not tell this ingress how many of them a replica has started.
+        return self._pending
 
     async def _run(self, job: Job) -> Cut:
+        self._pending += 1
         try:
             return await self.handle.remote(job)
         except BackPressureError:
@@ -42,6 +49,8 @@ class RayRunner(Runner):
             if isinstance(cause, HumancutError):
                 raise cause from None
             raise
+        finally:
+            self._pending -= 1
 
 
 def model_handle() -> DeploymentHandle:

@@ -32,6 +32,10 @@ class ThreadRunner(Runner):
     def load(self) -> int:
         return self._in_system
 
+    @property
+    def queued(self) -> int:
+        return max(0, self._in_system - self.workers)
+
     async def _run(self, job: Job) -> Cut:
         if self._in_system >= self.capacity:
             raise busy()
