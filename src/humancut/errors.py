@@ -56,3 +56,15 @@ class ModelFileError(RuntimeError):
 
 class ConfigError(ValueError):
     """A setting is wrong or its backend cannot be reached; the message names the setting."""
+
+
+class MissingExtra(ConfigError):
+    """A chosen feature needs an optional dependency that is not installed."""
+
+    def __init__(self, module: str, extra: str, what: str):
+        super().__init__(f"{what} needs the {module} package: pip install 'humancut[{extra}]'")
+        self.extra = extra
+
+
+class BackendUnavailable(ConfigError):
+    """A configured backend (a key store, a database) cannot be opened or reached."""

@@ -21,7 +21,7 @@ from .errors import HumancutError
 ACCEPTED_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
 FORMS = ("rgba", "mask", "whiteBK", "crop")
 # The photo files the folder commands pick up (cut DIR, the quality report, the bench).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".webp")
 Image.init()  # register every plugin so `formats=ACCEPTED_FORMATS` can name them
 
 # Magic bytes of common formats we refuse, so the error can name them.
@@ -85,10 +85,13 @@ def open_image(data: bytes, *, max_side: int | None = None) -> Image.Image:
 
 
 def _too_large(size: tuple[int, int] | None, max_side: int | None) -> HumancutError:
-    got = f"{size[0]}x{size[1]} px" if size else "too many pixels"
     limit = f"width and height must each be at most {max_side} px" if max_side else \
-        "the image is too large to decode safely"
-    return HumancutError("resolution_too_large", f"The image is {got}; {limit}.")
+        "it is too large to decode safely"
+    if size is None:
+        return HumancutError("resolution_too_large",
+                             f"The image has too many pixels; {limit}: scale it down.")
+    return HumancutError("resolution_too_large",
+                         f"The image is {size[0]}x{size[1]} px; {limit}: scale it down.")
 
 
 def decode(data: bytes, *, max_side: int | None = None) -> Image.Image:

@@ -154,12 +154,15 @@ class Remover:
                        "encode_ms": (t3 - t2) * 1000}
         return cut
 
-    def encode(self, rgb: np.ndarray, matte: Matte, form: str = "rgba") -> Cut:
-        """The `form` of a matted photo as PNG, with the configured encoder and level."""
+    def encode(self, rgb: np.ndarray, matte: Matte, form: str = "rgba",
+               fmt: str = "png") -> Cut:
+        """The `form` of a matted photo as PNG (the configured encoder and level), or as
+        JPEG (flattened on white) or WebP."""
         out = imageops.render(rgb, matte.alpha, matte.foreground, form)
         s = self.settings
-        return Cut(imageops.encode_png(out, s.png_compress_level, s.png_encoder),
-                   out.width, out.height)
+        return Cut(imageops.encode(out, fmt, compress_level=s.png_compress_level,
+                                   png_encoder=s.png_encoder), out.width, out.height,
+                   content_type=f"image/{'jpeg' if fmt == 'jpg' else fmt}")
 
     def run(self, job: Job) -> Cut:
         return self.cut(job.data, job.form, max_side=job.max_side, options=job.options)

@@ -21,6 +21,7 @@ from humancut import Settings, __version__
 from humancut.api import create_app
 from humancut.bench.servers import http_status
 from humancut.errors import ConfigError
+from humancut.settings import SettingError
 from tests.support.checks import assert_error
 from tests.support.images import encode, landscape, photo
 from tests.support.inproc import EllipseModel, RedModel, serving
@@ -139,8 +140,11 @@ async def test_metrics_off_removes_the_route(tmp_path):
 
 def test_bad_metrics_settings_stop_the_app_before_it_serves(tmp_path):
     base = Settings(data_dir=tmp_path / "data")
-    with pytest.raises(ConfigError, match="HUMANCUT_METRICS='maybe': must be on or off"):
-        create_app(base.replace(metrics="maybe"))
+    # a choice, refused when the settings are made (humancut.settings), named as written
+    with pytest.raises(SettingError, match="metrics='maybe': must be one of on, off"):
+        base.replace(metrics="maybe")
+    with pytest.raises(SettingError, match="HUMANCUT_METRICS='maybe': must be one of on, off"):
+        Settings.from_env({"HUMANCUT_METRICS": "maybe"})
     with pytest.raises(ConfigError, match="HUMANCUT_ADMIN_TOKEN_FILE=.*missing: No such file"):
         create_app(base.replace(admin_token_file=tmp_path / "missing"))
     (tmp_path / "empty").write_text("\n")

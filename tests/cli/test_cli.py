@@ -106,8 +106,10 @@ def test_bad_backend_settings_stop_at_start_with_the_setting_named(tmp_path, cap
     assert "HUMANCUT_KEYS_URL" in err and "unknown scheme 'mysql'" in err and "hunter2" not in err
     assert main(["serve", "--data-dir", str(tmp_path), "--limits-url", "memcached://x"]) == 2
     assert "HUMANCUT_LIMITS_URL" in capsys.readouterr().err
-    assert main(["serve", "--data-dir", str(tmp_path), "--runner", "carrier-pigeon"]) == 2
-    assert "HUMANCUT_RUNNER" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # argparse knows the choices, from Settings
+        main(["serve", "--data-dir", str(tmp_path), "--runner", "carrier-pigeon"])
+    assert stop.value.code == 2
+    assert "--runner: invalid choice: 'carrier-pigeon'" in capsys.readouterr().err
 
 
 def test_keys_cli_uses_the_keys_url(tmp_path, capsys):

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from humancut import ModelFileError, Settings
-from humancut.engine import MODELS, create_model, fetch, locate
+from humancut.engine import MODELS, create_model, fetch, locate, model_class
 from humancut.engine.assets import ModelFile, UrlSource
 
 
@@ -28,8 +28,10 @@ def test_missing_model_says_how_to_get_it(tmp_path):
 
 
 def test_unknown_model_name():
-    with pytest.raises(ValueError, match="unknown model"):
-        create_model(Settings(model="nope"))
+    with pytest.raises(ValueError, match="model='nope': must be one of rvm_mobilenetv3"):
+        Settings(model="nope")
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        model_class("nope")
 
 
 def test_fetch_by_url_checks_the_hash(tmp_path):

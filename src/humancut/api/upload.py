@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from ..errors import HumancutError
 from ..settings import Settings
@@ -82,6 +82,11 @@ class FormReader:
             self._parser.finalize()
         except MultipartParseError as exc:
             raise _invalid(f"The multipart/form-data body is malformed ({exc}).") from None
+        # python-multipart's finalize does not check that the body reached its closing
+        # boundary; a body cut short (inside the image, say) is malformed, not "missing".
+        if self._parser.state not in (MultipartState.END, MultipartState.BOUNDARY_PADDING):
+            raise _invalid("The multipart/form-data body is malformed (it ends before its "
+                           "closing boundary).")
         return self.parts
 
     # parser callbacks

@@ -18,13 +18,13 @@ from ..evaluate import evaluate
 from ..imageops import IMAGE_SUFFIXES
 from ..location import is_s3
 from ..remover import Remover
-from .flags import engine_flags, ray_flags, settings_from
+from .flags import engine_flags, need_extra, ray_flags, settings_from
 
 # Settings never written into reports.
 SECRETS = ("admin_token",)
 
 
-def _cut_local(remover: Remover, jobs: list[tuple[Path, Path]], form: str,
+def _cut_local(remover: Remover, jobs: list[tuple[Path, Path]], form: str, fmt: str,
                quiet: bool) -> list[tuple[Path, str]]:
     """This process cuts them all, decoding and writing beside the model (humancut.batch)."""
     bar = tqdm(total=len(jobs), unit="img", disable=len(jobs) < 2 or quiet, file=sys.stderr)
@@ -33,37 +33,63 @@ def _cut_local(remover: Remover, jobs: list[tuple[Path, Path]], form: str,
             bar.set_postfix_str(src.name, refresh=False)
             bar.update(1)
 
-        return batch.cut_all(remover, jobs, form, done)
+        return batch.cut_all(remover, jobs, form, done, fmt)
+
+
+def output_format(requested: str | None, output: str | None) -> str:
+    """--format, else what -o FILE's ending names, else PNG; a ValueError when the two
+    disagree (PNG bytes under a .jpg name help no one)."""
+    named = batch.format_of(output) if output and output != "-" else None
+    if requested and named and requested != named:
+        raise ValueError(f"--format {requested} but -o {output} names a {named} file; "
+                         "drop one or make them agree")
+    return requested or named or "png"
 
 
 def cmd_cut(args: argparse.Namespace) -> int:
     if args.ray:
+        need_extra("ray", "cut --ray")
         return _cut_on_ray(args)
-    remover = Remover(settings_from(args))
-    out = Path(args.output) if args.output and args.output != "-" else None
-    if args.inputs == ["-"]:
-        result = remover.remove_bytes(sys.stdin.buffer.read(), args.form)
-        if out:
-            out.write_bytes(result)
-        else:
-            sys.stdout.buffer.write(result)
-        return 0
+    settings = settings_from(args)  # a bad setting stops here, before anything is read
+    fmt = output_format(args.format, args.output)
+    to_stdout = args.output == "-"
+    out = Path(args.output) if args.output and not to_stdout else None
     if any(is_s3(name) for name in [*args.inputs, args.output or ""]):
         print("humancut: s3:// locations need --ray", file=sys.stderr)
         return 2
-    missing = [i for i in args.inputs if not Path(i).exists()]
+    if "-" in args.inputs and len(args.inputs) > 1:
+        print("humancut: - (stdin) must be the only INPUT", file=sys.stderr)
+        return 2
+    several = len(args.inputs) > 1 or any(Path(i).is_dir() for i in args.inputs)
+    if to_stdout and several:
+        print("humancut: -o - (stdout) takes one input file; give a folder for several",
+              file=sys.stderr)
+        return 2
+    missing = [i for i in args.inputs if i != "-" and not Path(i).exists()]
     if missing:
         print(f"humancut: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    jobs = batch.list_jobs(args.inputs, out)
+    remover = Remover(settings)
+    if args.inputs == ["-"] or to_stdout:
+        data = sys.stdin.buffer.read() if args.inputs == ["-"] else Path(
+            args.inputs[0]).read_bytes()
+        rgb = remover.load(data)
+        result = remover.encode(rgb, remover.matte(rgb), args.form, fmt).data
+        if out:
+            batch.write_atomic(out, result)
+        else:
+            sys.stdout.buffer.write(result)
+        return 0
+    jobs, not_images = batch.list_jobs(args.inputs, out, fmt)
     if not jobs:
         print("humancut: no images found (looked for "
               f"{', '.join(IMAGE_SUFFIXES)})", file=sys.stderr)
         return 2
     remover.model  # load once, before the progress bar starts  # noqa: B018
-    failures = _cut_local(remover, jobs, args.form, args.quiet)
+    failures = _cut_local(remover, jobs, args.form, fmt, args.quiet)
     where = jobs[0][1] if len(jobs) == 1 else jobs[0][1].parent
-    return batch.summarize(len(jobs), failures, where, quiet=args.quiet)
+    return batch.summarize(len(jobs), failures, where, quiet=args.quiet,
+                           not_images=not_images)
 
 
 def _cut_on_ray(args: argparse.Namespace) -> int:
@@ -107,6 +133,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     for name in names:
         cls = engine.model_class(name)
         if args.action == "fetch":
+            try:
+                print(engine.locate(cls.file, settings.model_dir))
+                print(f"{name}: already fetched (sha256 checked)", file=sys.stderr)
+                continue
+            except ModelFileError:
+                pass  # absent (or corrupt): fetch it
             print(f"fetching {name} from {cls.file.source.describe()} ...", file=sys.stderr)
             print(engine.fetch(cls.file, settings.model_dir))
         else:
@@ -123,6 +155,9 @@ def add_cut(sub: Any) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders, or - for stdin")
     p.add_argument("-o", "--output", help="output file or folder (- for stdout)")
     p.add_argument("--form", default="rgba", choices=imageops.FORMS)
+    p.add_argument("--format", choices=list(batch.FORMATS),
+                   help="png (default), jpg (flattened on white) or webp; default: what -o "
+                        "FILE's ending names")
     p.add_argument("-q", "--quiet", action="store_true")
     engine_flags(p)
     ray_flags(p)

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import importlib
 from pathlib import Path
 
-from ..presets import PRESETS
-from ..settings import Settings
+from ..errors import MissingExtra
+from ..settings import FIELDS, Settings, choices
+
+# module -> the extra that installs it (pyproject.toml's optional-dependencies)
+EXTRAS = {"ray": "ray", "psycopg": "postgres", "psycopg_pool": "postgres", "redis": "redis",
+          "boto3": "s3", "matplotlib": "bench"}
+
+
+def need_extra(module: str, what: str) -> None:
+    """Stop before doing anything when `what` (e.g. --ray) needs a module not installed."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise MissingExtra(module, EXTRAS[module], what) from None
 
 
 def engine_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("engine (defaults from HUMANCUT_* variables)")
-    g.add_argument("--preset", choices=list(PRESETS),
+    g.add_argument("--preset", choices=choices("preset"),
                    help="fills in the pipeline and PNG settings not given explicitly "
                         "(default balanced)")
     g.add_argument("--model", help="model name (see `humancut models list`)")
     g.add_argument("--model-path", type=Path, help="use this model file")
     g.add_argument("--model-dir", type=Path, help="folder of fetched model files")
-    g.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    g.add_argument("--device", choices=choices("device"))
     g.add_argument("--threads", type=int, help="onnxruntime threads (0 = one per core)")
     g.add_argument("--inference-size", type=int, help="long side the model sees, px")
     g.add_argument("--passes", type=int, help="times the image is fed to the model")
@@ -60,9 +72,15 @@ def ray_flags(p: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    """Settings from the environment, overridden by every flag named like a field."""
-    names = [f.name for f in dataclasses.fields(Settings)]
-    return Settings.from_env(**{n: getattr(args, n) for n in names if hasattr(args, n)})
+    """Settings from the environment, overridden by every flag named like a field; a bad
+    value is refused naming the flag or variable it came from."""
+    return resolve(args)[0]
+
+
+def resolve(args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
+    """settings_from's Settings and where each field came from (`humancut config`)."""
+    return Settings.resolve(None, {n: getattr(args, n) for n in FIELDS if hasattr(args, n)},
+                            flags=True)
 
 
 def shared_backend_flags(p: argparse.ArgumentParser) -> None:

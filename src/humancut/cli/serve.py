@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
+import socket
+import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import BackendUnavailable
+from ..settings import FIELDS, SECRETS, Settings, choices
 from . import admin
-from .flags import backend_flags, engine_flags, ray_flags, settings_from, shared_backend_flags
+from .flags import (
+    backend_flags,
+    engine_flags,
+    need_extra,
+    ray_flags,
+    resolve,
+    settings_from,
+    shared_backend_flags,
+)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -24,28 +37,57 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
     if args.ray:
+        need_extra("ray", "serve --ray")
         from ..raycluster import connect
 
         connect(settings)  # first: it sets the environment Ray reads at import
         from ..rayserve import serve_forever
 
         return serve_forever(settings)
-    app = create_app(settings)
-    where = ", ".join(redact(backend_url(settings, s))
-                      for s in ("keys_url", "results_url", "limits_url"))
-    print(f"humancut: serving on http://{settings.host}:{settings.port}/ "
-          f"({where}; runner {settings.runner})", file=sys.stderr, flush=True)
-    # uvicorn drains in-flight calls on SIGTERM, then raises the signal again; with the
-    # default handler the process would end as killed by it (-15). A requested stop is a
-    # clean one: exit status 0 (at once too, should it come before uvicorn listens).
-    signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                timeout_keep_alive=5)
+    app = create_app(settings)  # a backend that cannot be opened stops it here (exit 6)
+    try:  # bound before "serving on" is said: a taken port is reported once, plainly
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        why = "the port is in use (another server?)" if exc.errno == errno.EADDRINUSE \
+            else exc.strerror
+        print(f"humancut: cannot serve on {settings.host}:{settings.port}: {why}; choose "
+              "another with --port / HUMANCUT_PORT (or --host / HUMANCUT_HOST)",
+              file=sys.stderr)
+        return 4
+    with sock:
+        where = ", ".join(redact(backend_url(settings, s))
+                          for s in ("keys_url", "results_url", "limits_url"))
+        port = sock.getsockname()[1]
+        print(f"humancut: serving on http://{settings.host}:{port}/ "
+              f"({where}; runner {settings.runner})", file=sys.stderr, flush=True)
+        # uvicorn drains in-flight calls on SIGTERM (or Ctrl-C), then raises the signal
+        # again; with the default handler the process would end as killed by it (-15). A
+        # requested stop is a clean one: exit status 0 (at once too, should it come before
+        # uvicorn listens).
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _exit_cleanly)
+        config = uvicorn.Config(app, host=settings.host, port=port, log_level="warning",
+                                timeout_keep_alive=5)
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 def cmd_keys_copy(args: argparse.Namespace) -> int:
@@ -74,7 +116,26 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
     if args.action == "copy":
         return cmd_keys_copy(args)
-    store = open_keys(settings_from(args))
+    settings = settings_from(args)
+    url, new = _key_store(settings)
+    if new and args.action != "create":
+        print(f"humancut: no key store at {url}: `keys create` makes one; give the server's "
+              "--data-dir or --keys-url (HUMANCUT_DATA_DIR / HUMANCUT_KEYS_URL)",
+              file=sys.stderr)
+        return 6
+    # Said every time: a store made by mistake in another directory is then plain to see.
+    print(f"humancut: key store {url}{' (new)' if new else ''}", file=sys.stderr)
+    store = open_keys(settings)
+    try:
+        return _keys_action(store, args)
+    except sqlite3.Error as exc:  # a file that is not a key store, unreadable, locked
+        raise BackendUnavailable(f"HUMANCUT_KEYS_URL={url}: {exc} (is it humancut's keys.db?)") \
+            from None
+    finally:
+        store.close()
+
+
+def _keys_action(store: Any, args: argparse.Namespace) -> int:
     if args.action == "credits":
         return admin.keys_credits(store, args)
     if args.action == "create":
@@ -109,8 +170,45 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_store(settings: Settings) -> tuple[str, bool]:
+    """The key store's URL as it will be opened (an embedded one's path made absolute) and
+    whether it is an SQLite file that does not exist yet."""
+    from ..store import backend_url, redact
+
+    url = backend_url(settings, "keys_url")
+    if not url.startswith("sqlite://"):
+        return redact(url), False
+    path = Path(url.removeprefix("sqlite://")).expanduser().resolve()
+    return f"sqlite://{path}", not path.exists()
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Every setting's effective value and where it came from; secrets as ***."""
+    from ..store import redact
+
+    settings, origins = resolve(args)
+    width = max(map(len, FIELDS))
+    for name in FIELDS:
+        value = getattr(settings, name)
+        shown = "***" if name in SECRETS and value else \
+            redact(value) if isinstance(value, str) else value
+        print(f"{name:<{width}}  {str(shown) if shown != '' else '(empty)':<28} {origins[name]}")
+    return 0
+
+
+def add_config(sub: Any) -> None:
+    p = sub.add_parser("config", help="print the effective settings and where each came from")
+    _serve_options(p)
+    p.set_defaults(func=cmd_config)
+
+
 def add_serve(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the HTTP API (and the trial page)")
+    _serve_options(p)
+    p.set_defaults(func=cmd_serve)
+
+
+def _serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8000)")
     p.add_argument("--public-base-url", help="base of result URLs, e.g. https://cut.example")
@@ -125,14 +223,14 @@ def add_serve(sub: Any) -> None:
                         "(or HUMANCUT_ADMIN_TOKEN); docs/admin.md")
     backend_flags(p)
     shared_backend_flags(p)
-    p.add_argument("--limits-unreachable", choices=["open", "busy"],
+    p.add_argument("--limits-unreachable", choices=choices("limits_unreachable"),
                    help="when Redis is down: admit without limits, or answer 503")
-    p.add_argument("--s3-urls", choices=["api", "presigned"],
+    p.add_argument("--s3-urls", choices=choices("s3_urls"),
                    help="S3 result URLs: this API streams them, or presigned GETs")
-    p.add_argument("--runner", help="where the model runs (default thread)")
+    p.add_argument("--runner", choices=choices("runner"),
+                   help="where the model runs (default thread)")
     engine_flags(p)
     ray_flags(p)
-    p.set_defaults(func=cmd_serve)
 
 
 def add_keys(sub: Any) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import BackendUnavailable, ConfigError, MissingExtra
 from ..settings import Settings
 from .files import FileResultStore
 from .keys import ApiKey, KeyStore
@@ -69,10 +69,11 @@ def open_backend(settings: Settings, setting: str) -> Any:
         backend = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
         return backend.from_url(url, settings)
     except ImportError as exc:
-        raise ConfigError(f"{name}={redact(url)}: its client library is not installed "
-                          f"({exc.name}); pip install 'humancut[{scheme}]'") from None
+        extra = {"postgresql": "postgres"}.get(scheme, scheme)
+        raise MissingExtra(str(exc.name), extra, f"{name}={redact(url)}") from None
     except Exception as exc:  # noqa: BLE001 - any failure to connect is a start-up error
-        raise ConfigError(f"{name}={redact(url)}: {type(exc).__name__}: {exc}") from None
+        raise BackendUnavailable(f"{name}={redact(url)}: {type(exc).__name__}: {exc}") \
+            from None
 
 
 @dataclass
