@@ -21,17 +21,32 @@ def _distance(mask: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_cdt(mask, metric="chessboard").astype(np.float32)
 
 
-def _euclidean(mask: np.ndarray) -> np.ndarray:
-    """Euclidean distance (px) of each True pixel to the nearest False one, measured on a
-    grid of 2x2 blocks (a block is True when all its pixels are): a quarter of the work,
-    and at most about 2 px short, which the thresholds here (4 px and more) allow."""
+def _halve(mask: np.ndarray) -> np.ndarray:
+    """2x2 blocks of a boolean mask (padded to even sides): True where all four are."""
     h, w = mask.shape
-    if min(h, w) < 32:
-        return ndimage.distance_transform_edt(mask).astype(np.float32)
-    even = np.pad(mask, ((0, h % 2), (0, w % 2)), mode="edge")
-    blocks = even.reshape(even.shape[0] // 2, 2, even.shape[1] // 2, 2).all(axis=(1, 3))
-    dist = ndimage.distance_transform_edt(blocks).astype(np.float32) * 2
-    return dist.repeat(2, axis=0).repeat(2, axis=1)[:h, :w]
+    if h % 2 or w % 2:
+        mask = np.pad(mask, ((0, h % 2), (0, w % 2)), mode="edge")
+    return (mask[0::2, 0::2] & mask[1::2, 0::2]) & (mask[0::2, 1::2] & mask[1::2, 1::2])
+
+
+def _double(half: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A half-resolution array back at `shape`, each value on its 2x2 block."""
+    return half.repeat(2, axis=0).repeat(2, axis=1)[:shape[0], :shape[1]]
+
+
+def _half_distance(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance (px) of each True pixel to the nearest False one, measured on the
+    grid of 2x2 blocks (a block is True when all its pixels are) and returned at that half
+    resolution: a quarter of the work, and at most about 2 px short, which the thresholds
+    here (4 px and more) allow."""
+    return ndimage.distance_transform_edt(_halve(mask)).astype(np.float32) * 2
+
+
+def _farther(mask: np.ndarray, r: float) -> np.ndarray:
+    """The True pixels farther than `r` px (Euclidean, as _half_distance) from any False."""
+    if min(mask.shape) < 32:
+        return ndimage.distance_transform_edt(mask) > r
+    return _double(_half_distance(mask) > r, mask.shape)
 
 
 def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -98,8 +113,8 @@ def settle_far_pixels(alpha: np.ndarray, inner: float = 4.0, outer: float = 12.0
     out = alpha.copy()
     if not person.any():
         return out
-    out[_euclidean(person) > inner] = 1.0
-    out[_euclidean(~person) > outer] = 0.0
+    out[_farther(person, inner)] = 1.0
+    out[_farther(~person, outer)] = 0.0
     return out
 
 
@@ -119,14 +134,16 @@ def settle_undecided(alpha: np.ndarray, width: float = 12.0, ramp: float = 4.0,
     soft = (alpha > low) & (alpha < high)
     if not soft.any() or not (alpha >= 0.5).any():
         return alpha  # nothing soft, or no person to decide for
-    sure_bg = alpha <= low
-    sure_fg = alpha >= high
-    if not sure_fg.any() or not sure_bg.any():
-        across = np.full(alpha.shape, np.inf, np.float32)
+    no_fg, no_bg = alpha < high, alpha > low  # not sure person, not sure background
+    if no_fg.all() or no_bg.all():
+        weight = soft.astype(np.float32)
+    elif min(alpha.shape) < 32:
+        across = ndimage.distance_transform_edt(no_fg) + ndimage.distance_transform_edt(no_bg)
+        weight = np.clip((across - width) / ramp, 0.0, 1.0).astype(np.float32) * soft
     else:
-        across = _euclidean(~sure_fg) + _euclidean(~sure_bg)
-    weight = np.clip((across - width) / ramp, 0.0, 1.0)
-    weight[~soft] = 0.0
+        across = _half_distance(no_fg) + _half_distance(no_bg)
+        wide = np.clip((across - width) / ramp, 0.0, 1.0)
+        weight = _double(wide, alpha.shape) * soft
     if not weight.any():
         return alpha
     # The vote only where something is decided (plus the window's reach): often a small box.
