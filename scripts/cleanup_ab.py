@@ -5,7 +5,7 @@ Only `refine.clean_up` differs between the two runs (the model, views and everyt
 are this tree's); one onnxruntime thread; the 1 MP astronaut (as `humancut bench --sizes 1`
 sends it) and the first photos of a folder:
 
-    PYTHONPATH=src .venv/bin/python scripts/cleanup_ab.py 3c20a0e ../shared/eval/people-masks/images
+    PYTHONPATH=src .venv/bin/python scripts/cleanup_ab.py ae0c8d3 ../shared/eval/people-masks/images
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Cuts every photo of the shared sets and the astronaut with the code of two git r
 It prints the figures as a Markdown table. Each revision runs in its own Python process
 with that revision's src/ (exported with `git archive`), so nothing is installed:
 
-    PYTHONPATH=src .venv/bin/python scripts/partial_gallery.py ../shared/eval --before 3c20a0e
+    PYTHONPATH=src .venv/bin/python scripts/partial_gallery.py ../shared/eval --before ae0c8d3
 
 Small PNGs: thumbnails 160 px high, quantised.
 """
