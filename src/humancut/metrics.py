@@ -46,7 +46,27 @@ def edge_mad(pred: np.ndarray, gt: np.ndarray, width: int = 10) -> float:
     return float(np.abs(pred - gt)[band].mean()) if band.any() else 0.0
 
 
-METRICS = {"iou": iou, "sad": sad, "mse": mse, "mad": mad, "grad": grad, "edge_mad": edge_mad}
+def false_partial(pred: np.ndarray, gt: np.ndarray, low: float = 0.15, high: float = 0.85,
+                  sure: float = 0.02, far: float = 10.0) -> float:
+    """Of the pixels where the label is sure (below `sure` or above 1 - `sure`) and more than
+    `far` px from its 0.5 edge, the share that come out half-transparent (`low` < alpha <
+    `high`): grey blocks and smears where the photo is clear, which SAD and IoU barely see;
+    soft hair and blur at the edge do not count. 0 when no pixel is sure and far."""
+    binary = gt >= 0.5
+    boundary = binary ^ ndimage.binary_erosion(binary, border_value=1)
+    if boundary.any():
+        away = ndimage.distance_transform_edt(~boundary) > far
+    else:
+        away = np.ones_like(binary)
+    judged = away & ((gt < sure) | (gt > 1 - sure))
+    total = np.count_nonzero(judged)
+    if total == 0:
+        return 0.0
+    return float(np.count_nonzero(judged & (pred > low) & (pred < high))) / total
+
+
+METRICS = {"iou": iou, "sad": sad, "mse": mse, "mad": mad, "grad": grad, "edge_mad": edge_mad,
+           "false_partial": false_partial}
 
 
 def score(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:

@@ -85,6 +85,7 @@ def test_eval_on_generated_pairs(tmp_path, remover, astronaut):
     assert data["images"] == 2
     assert data["per_image"]["self.png"]["iou"] == 1.0
     assert data["per_image"]["self.png"]["sad"] == 0.0
+    assert data["per_image"]["self.png"]["false_partial"] == 0.0
     assert data["per_image"]["blank.png"]["iou"] == 0.0
     assert data["means"]["iou"] == pytest.approx(0.5)
     assert data["images_per_second"] > 0

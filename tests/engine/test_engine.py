@@ -75,9 +75,13 @@ def test_soft_edges_have_no_dark_halo(remover, astronaut):
     assert soft.sum() > 200
     white = np.asarray(imageops.on_white(rgb, a8, matte.foreground)).astype(float)
     naive = np.asarray(imageops.on_white(rgb, a8, None)).astype(float)
-    # The foreground estimate unmixes the background: soft pixels move away from the dark
-    # space background of the photo, so they are lighter than the naive composite.
-    assert white[soft].mean() >= naive[soft].mean()
+    # The foreground estimate unmixes the background: where the photo at a soft pixel is dark
+    # (the flag, the stand, the helmet's rim), the naive composite carries that dark into a
+    # halo and the unmixed one is lighter. (Over the light backdrop unmixing rightly darkens
+    # the naive composite's washed-out edge, so all soft pixels together say nothing.)
+    dark = soft & (rgb.mean(axis=2) < 100)
+    assert dark.sum() > 200
+    assert white[dark].mean() >= naive[dark].mean()
 
 
 def test_exif_rotated_input_is_oriented(remover, astronaut):
@@ -151,24 +155,28 @@ def test_large_photos_are_matted_at_the_capped_size(settings, astronaut):
 
 @pytest.mark.parametrize("background", ["brick", "gravel"])
 def test_closer_views_find_more_of_a_small_person(remover, astronaut, background):
-    """The astronaut cut out, shrunk to 80 px and laid on a 900x600 texture: the closer
-    whole-photo view and the zoom (defaults) recover more of her than one view does."""
+    """The astronaut's bust (rows 0-340, above the helmet she holds) cut out, shrunk to 80 px
+    wide and laid on a 900x600 texture: the closer whole-photo view and the zoom (defaults)
+    recover more of her than one view does. (The bust: since the clean-up drops the helmet,
+    a whole-photo cut-out leaves a helmet-shaped patch of texture against her arm, which is
+    about the photo made here, not about finding a small person.)"""
     data = pytest.importorskip("skimage.data")
     import dataclasses
 
     from humancut.metrics import iou
     from humancut.remover import Remover
 
-    side, top, left = 80, 300, 400
-    alpha = remover.matte(np.asarray(astronaut)).alpha
-    small_alpha = np.asarray(Image.fromarray(alpha).resize((side, side)))[..., None]
-    small = np.asarray(astronaut.resize((side, side)), dtype=np.float32)
+    width, height, top, left = 80, 53, 300, 400  # 512x340 shrunk
+    alpha = remover.matte(np.asarray(astronaut)).alpha[:340]
+    small_alpha = np.asarray(Image.fromarray(alpha).resize((width, height)))[..., None]
+    bust = astronaut.crop((0, 0, 512, 340))
+    small = np.asarray(bust.resize((width, height)), dtype=np.float32)
     texture = Image.fromarray(getattr(data, background)()).convert("RGB").resize((900, 600))
     canvas = np.asarray(texture, dtype=np.float32).copy()
-    region = canvas[top:top + side, left:left + side]
-    canvas[top:top + side, left:left + side] = small * small_alpha + region * (1 - small_alpha)
+    region = canvas[top:top + height, left:left + width]
+    canvas[top:top + height, left:left + width] = small * small_alpha + region * (1 - small_alpha)
     want = np.zeros(canvas.shape[:2], np.float32)
-    want[top:top + side, left:left + side] = small_alpha[..., 0]
+    want[top:top + height, left:left + width] = small_alpha[..., 0]
 
     one_view = Remover(dataclasses.replace(remover.settings, closer_size=0, zoom=False),
                        model=remover.model)

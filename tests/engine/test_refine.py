@@ -54,6 +54,59 @@ def test_settle_far_pixels_keeps_the_soft_edge():
     np.testing.assert_allclose(out[20:90, 70:73], 0.3)
 
 
+def _grey(a: np.ndarray) -> np.ndarray:
+    return (a > 0.15) & (a < 0.85)
+
+
+def test_a_grey_smear_beside_the_person_is_decided_as_a_whole():
+    """A held object the model is unsure of: a disc of grey that wavers between 0.1 and 0.6
+    (as the model's smear over the astronaut's helmet) against the body. It becomes
+    background as a whole, not grey and not fragments."""
+    a = np.zeros((200, 200), np.float32)
+    a[20:200, 20:100] = 1.0  # the person
+    yy, xx = np.mgrid[:200, :200]
+    disc = np.hypot(yy - 140, xx - 140) < 45
+    a[disc] = (0.35 + 0.25 * np.sin(xx / 5) * np.cos(yy / 7))[disc]
+    out = refine.clean_up(a)
+    assert _grey(a[disc]).mean() > 0.5
+    left = _grey(out) & disc
+    assert left.mean() < 0.1 * disc.mean()
+    assert np.flatnonzero(left.any(axis=0)).max() < 100 + 16  # only where it meets the body
+    assert out[disc].mean() < 0.1  # background, as its mean said
+    assert out[40:190, 30:90].min() == 1.0  # the person is untouched
+
+
+def test_a_mostly_opaque_smear_becomes_person():
+    a = np.zeros((120, 120), np.float32)
+    a[10:110, 10:60] = 1.0
+    a[30:90, 60:110] = np.tile([0.8, 0.6, 0.4, 0.7], 750).reshape(60, 50)  # 75 % >= 0.5
+    out = refine.settle_undecided(a)
+    assert out[40:80, 75:100].min() == 1.0
+
+
+def test_hair_like_ramps_at_the_edge_stay_soft():
+    """Soft pixels between a sure person and a sure background a few px away (hair
+    strands, a blurred outline) are an edge: settle_undecided leaves them as they are."""
+    a = np.zeros((100, 160), np.float32)
+    a[:, :60] = 1.0
+    ramp = np.linspace(1, 0, 12, dtype=np.float32)  # 12 px from opaque to clear
+    a[:, 60:72] = ramp
+    a[::3, 60:72] = np.minimum(ramp * 1.6, 1)  # strands
+    out = refine.settle_undecided(a)
+    assert _grey(a).sum() > 500
+    np.testing.assert_array_equal(out, a)
+    # clean-up makes opaque only what lies deeper than 4 px inside the person (>= 0.5)
+    np.testing.assert_array_equal(refine.clean_up(a)[:, 63:72], a[:, 63:72])
+
+
+def test_settle_undecided_without_any_sure_pixel_decides_by_majority():
+    a = np.full((64, 64), 0.4, np.float32)
+    a[:, 40:] = 0.6
+    out = refine.settle_undecided(a)
+    assert not _grey(out).any()
+    assert out[:, :30].max() == 0 and out[:, 50:].min() == 1
+
+
 def test_clean_up_leaves_empty_alpha_alone():
     a = np.zeros((30, 40), np.float32)
     a[3, 3] = 0.2

@@ -115,7 +115,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     m = report.means
     print(f"{args.images_dir}: {report.images} images, {report.images_per_second:.2f} images/s")
     print(f"  IoU    {m['iou']:.4f}\n  SAD    {m['sad']:.3f}\n  MSE    {m['mse']:.5f}\n"
-          f"  MAD    {m['mad']:.5f}\n  Grad   {m['grad']:.3f}\n  edgeMAD {m['edge_mad']:.4f}")
+          f"  MAD    {m['mad']:.5f}\n  Grad   {m['grad']:.3f}\n  edgeMAD {m['edge_mad']:.4f}\n"
+          f"  falsePartial {m['false_partial'] * 100:.3f} %")
     if args.json:
         used = {k: str(v) if isinstance(v, Path) else v
                 for k, v in dataclasses.asdict(remover.settings).items()
