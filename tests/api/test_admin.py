@@ -31,16 +31,6 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 FINGERPRINT = "sha256:" + hashlib.sha256(TOKEN.encode()).hexdigest()[:12]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def jpeg(astronaut) -> bytes:
-    return encode(astronaut.resize((96, 96)), "JPEG", quality=90)
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def keys_url(request) -> str:
     """The key store of the app under test: the embedded SQLite, or a real PostgreSQL (one

@@ -21,11 +21,6 @@ pytestmark = pytest.mark.anyio
 API_MD = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def documented_codes() -> set[str]:
     """The codes of the error table (second column) and those named in the prose."""
     text = API_MD.read_text()

@@ -25,16 +25,6 @@ from tests.support.inproc import EllipseModel, serving
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def jpeg(astronaut) -> bytes:
-    return encode(astronaut.resize((128, 128)), "JPEG", quality=90)
-
-
 async def test_success_envelope_result_and_its_url(tmp_path, jpeg):
     async with serving(tmp_path) as app:
         key = app.new_key()

@@ -32,16 +32,6 @@ METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def jpeg(astronaut) -> bytes:
-    return encode(astronaut.resize((128, 128)), "JPEG", quality=90)
-
-
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """{(sample name, sorted labels): value} of a Prometheus text exposition."""
     return {(s.name, tuple(sorted(s.labels.items()))): s.value

@@ -7,7 +7,6 @@ The screenshots in docs/admin.md come from this test (copied from /tmp/humancut-
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -18,12 +17,10 @@ import pytest
 from humancut.settings import Settings
 from humancut.store import open_keys
 from humancut.store.keys import utc_day
+from tests.support.browser import CHROMIUM
 from tests.support.images import FIXTURES, encode
 from tests.support.server import ROUTE, start
 
-CHROMIUM = Path(os.environ.get("HUMANCUT_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENS = Path("/tmp/humancut-screens")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not CHROMIUM.exists():
@@ -43,14 +40,6 @@ def console(tmp_path_factory):
         "HUMANCUT_CLOSER_SIZE": "0", "HUMANCUT_ZOOM": "0"})
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -17,12 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.support.browser import CHROMIUM
 from tests.support.images import FIXTURES, encode, landscape
 from tests.support.server import ROUTE, start
 
-CHROMIUM = Path(os.environ.get("HUMANCUT_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENS = Path("/tmp/humancut-screens")
 ASTRONAUT = FIXTURES / "astronaut.jpg"
 SAMPLE_FETCH = (Path(__file__).resolve().parents[2] / "src" / "humancut" / "web" / "static"
@@ -33,14 +30,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 if not CHROMIUM.exists():
     pytest.skip(f"no chromium at {CHROMIUM}", allow_module_level=True)
 expect = sync_api.expect
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -25,6 +25,15 @@ EXIT_STATUSES = {
     6: "a backend (key store, database, Redis, S3) cannot be opened or reached",
 }
 
+# humancut's own problems: the status and the line each gives, the first that matches wins.
+FAILURES: tuple[tuple[type[Exception], int, str], ...] = (
+    (ModelFileError, 3, "{exc}"),
+    (HumancutError, 1, "{exc.code}: {exc.message}"),
+    (MissingExtra, 5, "{exc}"),
+    (BackendUnavailable, 6, "{exc}"),
+    (ConfigError, 2, "configuration: {exc}"),
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="humancut", description=__doc__)
@@ -43,21 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = args.func(args)
         sys.stdout.flush()  # here, so a reader that stopped early is met below
         return status
-    except ModelFileError as exc:
-        print(f"humancut: {exc}", file=sys.stderr)
-        return 3
-    except HumancutError as exc:
-        print(f"humancut: {exc.code}: {exc.message}", file=sys.stderr)
-        return 1
-    except MissingExtra as exc:
-        print(f"humancut: {exc}", file=sys.stderr)
-        return 5
-    except BackendUnavailable as exc:
-        print(f"humancut: {exc}", file=sys.stderr)
-        return 6
-    except ConfigError as exc:
-        print(f"humancut: configuration: {exc}", file=sys.stderr)
-        return 2
+    except tuple(kind for kind, _, _ in FAILURES) as exc:
+        status, line = next((s, f) for kind, s, f in FAILURES if isinstance(exc, kind))
+        print("humancut: " + line.format(exc=exc), file=sys.stderr)
+        return status
     except ModuleNotFoundError as exc:
         extra = EXTRAS.get((exc.name or "").split(".")[0])
         if extra is None:
