@@ -29,6 +29,11 @@ from .settings import Settings
 # The ingress only awaits the model and the stores; its own queue is not the bound, the
 # model deployment's max_queued_requests is (so the client gets our 503, not Ray's).
 INGRESS_MAX_ONGOING = 256
+# The ingress replicas live on the head node, beside the HTTP proxy (proxy_location
+# HeadOnly): an ingress on a worker node that dies takes its calls with it, answered by the
+# proxy's plain 500 and with their reserved credits never given back. Ray gives the head
+# node this resource; the model replicas go anywhere.
+ON_HEAD = {"node:__internal_head__": 0.001}
 
 
 @serve.deployment(name="Model")
@@ -67,7 +72,8 @@ def build_app(settings: Settings) -> serve.Application:
                             "target_ongoing_requests": s.ray_target_ongoing},
     ).bind(s)
     return Ingress.options(  # type: ignore[attr-defined]
-        num_replicas=s.ray_ingress_replicas, ray_actor_options={"num_cpus": 0},
+        num_replicas=s.ray_ingress_replicas,
+        ray_actor_options={"num_cpus": 0, "resources": ON_HEAD},
         max_ongoing_requests=INGRESS_MAX_ONGOING).bind(s, model)
 
 

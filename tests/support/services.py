@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.support.server import HOST, free_port
@@ -29,11 +30,10 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER",
 
 
 def pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
+    """Debian's own binaries first: its /usr/bin wrappers (createdb...) want a cluster of
+    pg_createcluster's."""
     versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return versions[-1] if versions else None
+    return versions[-1] if versions else shutil.which(name)
 
 
 def missing(service: str) -> str | None:
@@ -71,11 +71,13 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: 
 
 
 class Postgres:
-    """A throwaway cluster with password (scram) authentication on 127.0.0.1."""
+    """A throwaway cluster with password (scram) authentication on 127.0.0.1, or on `host`
+    with its tools run through `prefix` (`ip netns exec NS`: the two-host tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = HOST, prefix: Sequence[str] = ()) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="humancut-pg-"))
         self.data, self.log = self.dir / "data", self.dir / "pg.log"
+        self.host, self.prefix = host, list(prefix)
         self.port = free_port()
         self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         pwfile = self.dir / "pw"
@@ -85,22 +87,25 @@ class Postgres:
             shutil.chown(pwfile, "postgres")
         self._pg("initdb", "-D", str(self.data), "-U", PG_USER, "--pwfile", str(pwfile),
                  "--auth", "scram-sha-256", "-E", "UTF8", "--no-sync")
+        if host != HOST:  # initdb lets in loopback only; samenet: the hosts' /30 too
+            with open(self.data / "pg_hba.conf", "a") as hba:
+                hba.write("host all all samenet scram-sha-256\n")
         self.start()
-        import psycopg
-
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE humancut")
+        # createdb where the server is reachable (inside the namespace for `prefix`).
+        subprocess.run([*self.prefix, pg_bin("createdb"), "-h", self.host, "-p", str(self.port),
+                        "-U", PG_USER, "humancut"], check=True, capture_output=True,
+                       timeout=60, env={**os.environ, "PGPASSWORD": PG_PASSWORD})
 
     def _pg(self, tool: str, *args: str) -> None:
-        subprocess.run([*self.as_postgres, pg_bin(tool), *args], check=True,  # type: ignore[list-item]
+        subprocess.run([*self.prefix, *self.as_postgres, pg_bin(tool), *args], check=True,  # type: ignore[list-item]
                        capture_output=True, timeout=120, cwd=self.dir)
 
     def url(self, db: str = "humancut", password: str = PG_PASSWORD) -> str:
-        return f"postgresql://{PG_USER}:{password}@{HOST}:{self.port}/{db}"
+        return f"postgresql://{PG_USER}:{password}@{self.host}:{self.port}/{db}"
 
     def start(self) -> None:
         self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
-                 "-o", f"-p {self.port} -k {self.dir} -c listen_addresses={HOST} "
+                 "-o", f"-p {self.port} -k {self.dir} -c listen_addresses={self.host} "
                        "-c fsync=off -c max_connections=200", "start")
 
     def stop(self, mode: str = "fast") -> None:

@@ -6,7 +6,8 @@ CPUS workers, the Ray app CPUS model replicas of one CPU), so the difference is 
 cost: the overhead per request is the Ray app's p50 minus the plain server's at each level
 (at concurrency 1 nothing queues, so it is Ray's path alone). The bulk rows time whole
 `humancut cut` commands, process start, Ray start and model loads included, as a user
-waits for them. Each Ray is started for its command, on loopback."""
+waits for them. Each Ray is started for its command, on loopback; or, with `ray_address`,
+the Ray app and `cut --ray` join that cluster (a multi-node one: docs/ray.md)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ SERVERS = {"plain": ["--workers", str(CPUS), *ONE_THREAD],
            "ray": [*RAY_CUT, "--ray-min-replicas", str(CPUS), "--workers", "1"]}
 BULK = {"local": ["--threads", str(CPUS)], "ray": RAY_CUT}
 Images = Sequence[tuple[str, bytes]]
+
+
+def ray_env(joined: bool) -> dict[str, str]:
+    """RAY_ENV; a cluster joined is left to bind what its nodes bind (not loopback)."""
+    if not joined:
+        return RAY_ENV
+    return {k: v for k, v in RAY_ENV.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
 Say = Callable[[str], None]
 
 
@@ -50,8 +58,9 @@ class _Server(HumancutServer):
     def __init__(self, work: Path, args: Sequence[str]):
         super().__init__(work, "cpu")
         self.extra_args += args
-        self.extra_env |= RAY_ENV
-        self.env |= RAY_ENV
+        env = ray_env(joined="--ray-address" in args)
+        self.extra_env |= env
+        self.env |= env
         self.ready_timeout = 240
 
     def __exit__(self, *exc: object) -> None:
@@ -66,13 +75,18 @@ def level(server: HumancutServer, images: Images, n: int, c: int) -> dict[str, A
             "errors": len(errors)}
 
 
+def joining(args: Sequence[str], ray_address: str) -> list[str]:
+    """A Ray command's flags, joining `ray_address` when set."""
+    return [*args, "--ray-address", ray_address] if ray_address and "--ray" in args else [*args]
+
+
 def serve_levels(work: Path, images: Images, n: int, levels: Sequence[int],
-                 say: Say) -> dict[str, list[dict[str, Any]]]:
+                 say: Say, ray_address: str = "") -> dict[str, list[dict[str, Any]]]:
     """Each server in turn (never both at once), warmed up, at every level."""
     results: dict[str, list[dict[str, Any]]] = {}
     for name, args in SERVERS.items():
         say(f"starting the {name} server ...")
-        with _Server(work, args) as server:
+        with _Server(work, joining(args, ray_address)) as server:
             asyncio.run(_load(server, images, len(images), CPUS))  # warm-up
             results[name] = [level(server, images, n, c) for c in levels]
         for lv in results[name]:
@@ -88,16 +102,19 @@ def overhead_ms(serve: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
             for p, r in zip(serve["plain"], serve["ray"], strict=True)}
 
 
-def bulk(work: Path, photos: Path, say: Say) -> dict[str, dict[str, Any]]:
+def bulk(work: Path, photos: Path, say: Say,
+         ray_address: str = "") -> dict[str, dict[str, Any]]:
     """`humancut cut photos -o out` locally and with --ray, timed from outside."""
     results = {}
-    for name, args in BULK.items():
+    for name, plain_args in BULK.items():
+        args = joining(plain_args, ray_address)
         out = work / f"bulk-{name}"
         shutil.rmtree(out, ignore_errors=True)
         t0 = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "humancut.cli", "cut", str(photos),
                                "-o", str(out), "-q", *args], capture_output=True, text=True,
-                              check=False, env={**os.environ, **RAY_ENV})
+                              check=False,
+                              env={**os.environ, **ray_env(joined="--ray-address" in args)})
         seconds = time.perf_counter() - t0
         count = len(list(out.rglob("*.png")))
         results[name] = {"images": count, "seconds": seconds,
@@ -111,7 +128,7 @@ def _photos(images_dir: Path | None) -> list[Path]:
 
 
 def run(*, images_dir: Path | None, requests: int, concurrency: Sequence[int],
-        json_path: Path | None, say: Say | None = None) -> dict[str, Any]:
+        json_path: Path | None, say: Say | None = None, ray_address: str = "") -> dict[str, Any]:
     """The whole comparison; returns the report (and writes it to json_path). Without
     --images: the astronaut photo for the servers and, copied, as the bulk folder."""
     say = say or (lambda s: print(s, file=sys.stderr, flush=True))
@@ -119,13 +136,14 @@ def run(*, images_dir: Path | None, requests: int, concurrency: Sequence[int],
     images = [(f.name, f.read_bytes()) for f in files]
     with tempfile.TemporaryDirectory(prefix="humancut-bench-ray-") as tmp:
         work = Path(tmp)
-        serve = serve_levels(work, images, requests, concurrency, say)
+        serve = serve_levels(work, images, requests, concurrency, say, ray_address)
         folder = images_dir or _copied(files, work / "photos")
         report = {"meta": {"date": now(), "cpu": cpu_name(), "cpus": CPUS,
                            "photos": [f.name for f in files], "bulk_photos": str(folder),
-                           "requests": requests, "concurrency": list(concurrency)},
+                           "requests": requests, "concurrency": list(concurrency),
+                           "ray_address": ray_address or "a Ray started for each command"},
                   "serve": serve, "ray_overhead_ms": overhead_ms(serve),
-                  "bulk": bulk(work, folder, say)}
+                  "bulk": bulk(work, folder, say, ray_address)}
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2))
     return report

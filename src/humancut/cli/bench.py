@@ -53,7 +53,7 @@ def _bench_ray(args: argparse.Namespace) -> int:
 
     report = ray_bench.run(images_dir=args.images, requests=args.requests,
                            concurrency=_levels(args, ray_bench.DEFAULT_CONCURRENCY),
-                           json_path=args.json)
+                           json_path=args.json, ray_address=args.ray_address or "")
     print(ray_bench.render(report))
     if args.json:
         print(f"report written to {args.json}", file=sys.stderr)
@@ -92,6 +92,9 @@ def add_bench(sub: Any) -> None:
                    help="instead: `serve --ray` against the plain server and `cut --ray` "
                         "against the local batch, on --images (default: the astronaut); "
                         "humancut[ray], docs/ray.md")
+    p.add_argument("--ray-address", metavar="HOST:PORT",
+                   help="with --ray: the Ray app and `cut --ray` join this cluster (which "
+                        "should have 2 CPUs in all) instead of a Ray started for each")
     backend_flags(p)
     shared_backend_flags(p)
     p.set_defaults(func=cmd_bench)
