@@ -17,7 +17,7 @@ import pytest
 from humancut.settings import Settings
 from humancut.store import open_keys
 from humancut.store.keys import utc_day
-from tests.support.browser import CHROMIUM
+from tests.support.browser import CHROMIUM, watch
 from tests.support.images import FIXTURES, encode
 from tests.support.server import ROUTE, start
 
@@ -54,14 +54,6 @@ def page(browser, console):
     ctx.close()
     assert not problems, problems
 
-
-def watch(pg) -> list[str]:
-    """CSP violations and uncaught script errors on `pg`, as they come."""
-    problems: list[str] = []
-    pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    pg.on("console", lambda m: problems.append(m.text)
-          if "Content Security Policy" in m.text or "Refused to" in m.text else None)
-    return problems
 
 
 def screenshot(target, tmp_path: Path, name: str) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.browser import CHROMIUM
+from tests.support.browser import CHROMIUM, watch
 from tests.support.images import FIXTURES, encode, landscape
 from tests.support.server import ROUTE, start
 
@@ -40,14 +40,6 @@ def context(browser, server):
     yield ctx
     ctx.close()
 
-
-def watch(pg) -> list[str]:
-    """CSP violations and uncaught script errors on `pg`, as they come."""
-    problems: list[str] = []
-    pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    pg.on("console", lambda m: problems.append(m.text)
-          if "Content Security Policy" in m.text or "Refused to" in m.text else None)
-    return problems
 
 
 @pytest.fixture

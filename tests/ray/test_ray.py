@@ -19,12 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
 from humancut.cli import main
-from tests.support.checks import check_sdk_cut
-from tests.support.images import SHARED_EVAL, decode, encode, landscape
+from tests.support.checks import assert_same_as_local_batch, check_sdk_cut
+from tests.support.images import SHARED_EVAL, encode, landscape
 from tests.support.server import ROUTE, Server
 
 # `ray` itself is imported inside, after tests/ray/conftest.py set its environment.
@@ -247,19 +246,6 @@ def assert_one_corrupt_of_five(run: subprocess.CompletedProcess[str]) -> None:
     assert "failed: " in run.stderr and "broken.jpg: undecodable" in run.stderr
 
 
-def assert_same_as_local_batch(src: Path, out: Path, local: Path) -> int:
-    """Every local output exists on the Ray side with the same mode and size, alpha (or
-    colour) within 1/255; the number compared."""
-    names = sorted(p.relative_to(local) for p in local.rglob("*.png"))
-    assert names == sorted(p.relative_to(out) for p in out.rglob("*.png"))
-    for name in names:
-        a, b = decode((local / name).read_bytes()), decode((out / name).read_bytes())
-        assert (a.mode, a.size) == (b.mode, b.size), name
-        diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
-        assert diff.max() <= 1, f"{name}: differs by {diff.max()}"
-    assert not list(out.rglob("*.part"))
-    return len(names)
-
 
 def test_bulk_equals_the_local_batch_resumes_and_reports_a_corrupt_file(
         cluster, tmp_path, astronaut, astronaut_bytes):
@@ -269,7 +255,7 @@ def test_bulk_equals_the_local_batch_resumes_and_reports_a_corrupt_file(
 
     first = cut_on_ray(cluster, src, out)
     assert_one_corrupt_of_five(first)
-    assert assert_same_as_local_batch(src, out, local) == 4
+    assert assert_same_as_local_batch(out, local) == 4
     written = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
 
     again = cut_on_ray(cluster, src, out)
@@ -302,7 +288,7 @@ def test_bulk_from_s3_to_s3_equals_the_local_batch_and_resumes(
         got = s3.get_object(Bucket="hc-bulk", Key=obj["Key"])["Body"].read()
         (out / obj["Key"].removeprefix("out/")).parent.mkdir(parents=True, exist_ok=True)
         (out / obj["Key"].removeprefix("out/")).write_bytes(got)
-    assert assert_same_as_local_batch(src, out, local) == 4
+    assert assert_same_as_local_batch(out, local) == 4
 
     again = cut_on_ray(cluster, "s3://hc-bulk/in", "s3://hc-bulk/out", env)
     assert again.returncode == 1 and "(4 already cut, skipped)" in again.stderr, again.stderr
@@ -315,7 +301,7 @@ def test_bulk_on_the_shared_people_photos(cluster, tmp_path):
     assert main(["cut", str(EVAL_IMAGES), "-o", str(local), "-q", "--threads", "1"]) == 0
     first = cut_on_ray(cluster, EVAL_IMAGES, out)
     assert first.returncode == 0, first.stderr
-    n = assert_same_as_local_batch(EVAL_IMAGES, out, local)
+    n = assert_same_as_local_batch(out, local)
     assert n == len(list(EVAL_IMAGES.iterdir()))
     again = cut_on_ray(cluster, EVAL_IMAGES, out)
     assert again.returncode == 0 and f"{n} of {n} images cut ({n} already cut" in again.stderr

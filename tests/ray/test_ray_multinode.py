@@ -24,11 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from tests.support import services
-from tests.support.images import ASTRONAUT, decode, encode
+from tests.support.checks import assert_same_as_local_batch
+from tests.support.images import ASTRONAUT, encode
 from tests.support.netns import TwoHosts, Unavailable
 
 # `ray` is not imported here (tests/ray/conftest.py sets its environment for the
@@ -251,18 +251,6 @@ def cut_on_ray(hosts: TwoHosts, cluster: Cluster, src: Path, out: Path) -> list[
     return hosts.exec("a", [sys.executable, "-m", "humancut.cli", "cut", str(src), "-o",
                             str(out), "--ray", "--ray-address", cluster.address, *BULK_ARGS])
 
-
-def assert_same_as_local_batch(out: Path, local: Path) -> int:
-    """Every local output exists on the Ray side, same mode and size, within 1/255."""
-    names = sorted(p.relative_to(local) for p in local.rglob("*.png"))
-    assert names == sorted(p.relative_to(out) for p in out.rglob("*.png"))
-    for name in names:
-        a, b = decode((local / name).read_bytes()), decode((out / name).read_bytes())
-        assert (a.mode, a.size) == (b.mode, b.size), name
-        diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
-        assert diff.max() <= 1, f"{name}: differs by {diff.max()}"
-    assert not list(out.rglob("*.part"))
-    return len(names)
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ the parsers must refuse."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -82,3 +83,17 @@ REMOVEBG_NONSENSE = {
     "crop_margin": "1 2 3", "scale": "5%", "position": "left", "roi": "0 0 10",
     "bg_color": "notacolour", "type": "spaceship", "type_level": "3",
     "semitransparency": "sometimes", "add_shadow": "x"}
+
+
+def assert_same_as_local_batch(out: Path, local: Path) -> int:
+    """Every local output exists on the Ray side with the same mode and size, alpha (or
+    colour) within 1/255; the number compared."""
+    names = sorted(p.relative_to(local) for p in local.rglob("*.png"))
+    assert names == sorted(p.relative_to(out) for p in out.rglob("*.png"))
+    for name in names:
+        a, b = decode((local / name).read_bytes()), decode((out / name).read_bytes())
+        assert (a.mode, a.size) == (b.mode, b.size), name
+        diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
+        assert diff.max() <= 1, f"{name}: differs by {diff.max()}"
+    assert not list(out.rglob("*.part"))
+    return len(names)
