@@ -206,24 +206,20 @@ class Settings:
                 values[name] = value
                 labels[name] = f"--{name.replace('_', '-')}" if flags else name
                 raws.pop(name, None)
-        preset = str(values.get("preset", DEFAULT_PRESET))
-        try:
-            filled = preset_values(preset)
-        except ValueError:
-            raise _bad_preset(preset, labels.get("preset", "preset")) from None
-        origins = {f.name: "default" for f in dataclasses.fields(cls)}
-        origins |= {name: f"preset {preset}" for name in filled}
-        origins |= {name: ("flag " if label.startswith("--") else "environment ") + label
-                    for name, label in labels.items()}
         for name in ("model_path", "model_dir", "data_dir", "admin_token_file"):
             if isinstance(value := values.get(name), str):
                 values[name] = Path(value)
         try:
-            # Each value has its field's type (_parse, the presets); mypy cannot tie a dict's
-            # values to the fields by name.
-            return cls(**(filled | values)), origins  # type: ignore[arg-type]
+            # The preset fills in the rest (_with_preset). Each value has its field's type
+            # (_parse); mypy cannot tie a dict's values to the fields by name.
+            settings = cls(**values)  # type: ignore[arg-type]
         except SettingError as exc:
             raise exc.as_written(labels.get(exc.name, exc.name), raws.get(exc.name)) from None
+        origins = {f.name: "default" for f in dataclasses.fields(cls)}
+        origins |= {name: f"preset {settings.preset}" for name in preset_values(settings.preset)}
+        origins |= {name: ("flag " if label.startswith("--") else "environment ") + label
+                    for name, label in labels.items()}
+        return settings, origins
 
     def admin_secret(self) -> str:
         """The admin token: admin_token_file's contents (stripped) when set, else
