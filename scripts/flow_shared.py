@@ -1,12 +1,12 @@
 """`humancut bench --flow` against real shared backends started here: PostgreSQL (Debian's
-initdb + pg_ctl), Redis (redis-server) and moto_server (S3), each on a free loopback port in
-a temporary folder (tests/support/services.py), stopped afterwards. The figures of
+initdb + pg_ctl), Redis (redis-server) and moto_server or s3rver (S3), each on a free
+loopback port in a temporary folder (tests/support/services.py), stopped afterwards. The figures of
 docs/multi-process.md ("What it costs"):
 
-    .venv/bin/python scripts/flow_shared.py --requests 200 [--rounds 3] [--humancut PATH]
+    .venv/bin/python scripts/flow_shared.py --requests 200 [--rounds 3] [--s3 s3rver] [--src DIR]...
 
-`--humancut` runs another checkout's command (e.g. ../main/.venv/bin/humancut) against the
-same services, to compare before and after; `--rounds` repeats the bench."""
+`--src` runs the bench on another checkout's package (its src/ folder, first on PYTHONPATH)
+against the same services, to compare before and after; `--rounds` repeats it all."""
 
 from __future__ import annotations
 
@@ -26,28 +26,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--humancut", action="append",
-                        help="the humancut command(s) to run (default: this venv's)")
+    parser.add_argument("--s3", choices=["moto", "s3rver"], default="moto",
+                        help="the S3 stand-in (moto: Python; s3rver: node, npm's)")
+    parser.add_argument("--src", action="append", type=Path,
+                        help="a checkout's src/ folder to bench (default: this checkout's)")
     args = parser.parse_args()
-    for name in ("postgres", "redis", "moto"):
+    for name in ("postgres", "redis", args.s3):
         why = services.missing(name)
         if why:
             print(f"flow_shared: {why}", file=sys.stderr)
             return 1
-    commands = args.humancut or [str(Path(sys.executable).parent / "humancut")]
-    pg, redis, moto = services.Postgres(), services.Redis().start(), services.Moto().start()
+    sources = args.src or [ROOT / "src"]
+    pg, redis = services.Postgres(), services.Redis().start()
+    s3 = services.Moto().start() if args.s3 == "moto" else services.S3rver("flowbench").start()
     try:
-        moto.create_bucket("flowbench")
+        if isinstance(s3, services.Moto):
+            s3.create_bucket("flowbench")
         env = {**os.environ, **services.AWS_ENV}
         for round_ in range(args.rounds):
-            for command in commands:
-                print(f"## {command} (round {round_ + 1})", flush=True)
-                subprocess.run([command, "bench", "--flow", "--requests", str(args.requests),
+            for src in sources:
+                print(f"## {src} (round {round_ + 1})", flush=True)
+                subprocess.run([sys.executable, "-m", "humancut.cli", "bench", "--flow",
+                                "--requests", str(args.requests),
                                 "--keys-url", pg.url(), "--limits-url", redis.url(),
                                 "--results-url", "s3://flowbench/r",
-                                "--s3-endpoint-url", moto.endpoint], env=env, check=True)
+                                "--s3-endpoint-url", s3.endpoint],
+                               env={**env, "PYTHONPATH": str(src.resolve())}, check=True)
     finally:
-        moto.close()
+        s3.close()
         redis.close()
         pg.close()
     return 0
