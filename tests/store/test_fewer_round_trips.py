@@ -91,3 +91,49 @@ def test_postgres_restart_gone_connections_are_replaced(postgres) -> None:
             assert not gone(conn) and conn.execute("SELECT 1").fetchone() is not None
     finally:
         store.close()
+
+
+def test_s3_put_is_one_round_trip_without_checksum_headers() -> None:
+    """botocore would send `Expect: 100-continue` and wait for the server's go-ahead before
+    each result's body, and add a CRC32 checksum; the put carries neither."""
+    pytest.importorskip("boto3", reason="the s3 extra is not installed")
+    import http.server
+    import threading
+
+    from humancut.store.s3 import S3ResultStore
+    from tests.support.services import AWS_ENV
+
+    seen: list[tuple[str, dict[str, str], bytes]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            seen.append((self.command, {k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.send_header("ETag", '"0"')
+            self.end_headers()
+
+        do_HEAD = do_PUT = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    import os
+
+    os.environ.update({k: v for k, v in AWS_ENV.items() if k not in os.environ})
+    try:
+        store = S3ResultStore("bucket", "r/", endpoint_url=f"http://127.0.0.1:"
+                                                         f"{server.server_address[1]}")
+        store.put(b"png bytes", "image/png", 60)
+        store.close()
+    finally:
+        server.shutdown()
+    method, headers, body = seen[-1]
+    assert method == "PUT" and body == b"png bytes"
+    assert "expect" not in headers
+    assert not [h for h in headers if "checksum" in h or h == "content-md5"], headers
