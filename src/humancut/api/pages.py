@@ -50,8 +50,10 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Ready: the model is loaded")
+@router.get("/readyz", summary="Ready: the model is loaded and the server is not stopping")
 async def readyz(request: Request) -> JSONResponse:
+    if request.app.state.draining:  # SIGTERM: the load balancer should stop sending calls
+        raise HumancutError("busy", "The server is stopping.")
     if not service_of(request).runner.ready:
         raise HumancutError("busy", "The model is still loading.")
     return JSONResponse({"status": "ready"})

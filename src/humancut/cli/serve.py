@@ -33,6 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from ..api import create_app
     from ..store import backend_url, redact
+    from .drain import DrainingServer
 
     settings = settings_from(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
@@ -68,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             signal.signal(sig, _exit_cleanly)
         config = uvicorn.Config(app, host=settings.host, port=port, log_level="warning",
                                 timeout_keep_alive=5)
-        uvicorn.Server(config).run(sockets=[sock])
+        DrainingServer(config, app.state, settings.drain_seconds).run(sockets=[sock])
     return 0
 
 
