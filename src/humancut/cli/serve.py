@@ -39,6 +39,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
     if args.ray:
         need_extra("ray", "serve --ray")
+        # Serve's HTTP proxy binds on the head node, later, and a taken port would only
+        # show in its log: when the head is this machine, a taken port is told now, once,
+        # as without --ray.
+        if _local(settings.ray_address):
+            taken = _bound_or_told(settings)
+            if taken is None:
+                return 4
+            taken.close()
         from ..raycluster import connect
 
         connect(settings)  # first: it sets the environment Ray reads at import
@@ -46,14 +54,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         return serve_forever(settings)
     app = create_app(settings)  # a backend that cannot be opened stops it here (exit 6)
-    try:  # bound before "serving on" is said: a taken port is reported once, plainly
-        sock = _bind(settings.host, settings.port)
-    except OSError as exc:
-        why = "the port is in use (another server?)" if exc.errno == errno.EADDRINUSE \
-            else exc.strerror
-        print(f"humancut: cannot serve on {settings.host}:{settings.port}: {why}; choose "
-              "another with --port / HUMANCUT_PORT (or --host / HUMANCUT_HOST)",
-              file=sys.stderr)
+    # bound before "serving on" is said: a taken port is reported once, plainly
+    sock = _bound_or_told(settings)
+    if sock is None:
         return 4
     with sock:
         where = ", ".join(redact(backend_url(settings, s))
@@ -75,6 +78,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+def _bound_or_told(settings: Settings) -> socket.socket | None:
+    """The listening socket, or None once the reason it cannot be had is printed."""
+    try:
+        return _bind(settings.host, settings.port)
+    except OSError as exc:
+        why = "the port is in use (another server?)" if exc.errno == errno.EADDRINUSE \
+            else exc.strerror
+        print(f"humancut: cannot serve on {settings.host}:{settings.port}: {why}; choose "
+              "another with --port / HUMANCUT_PORT (or --host / HUMANCUT_HOST)",
+              file=sys.stderr)
+        return None
+
+
+def _local(ray_address: str) -> bool:
+    """Whether the Ray head `ray_address` names is this machine (a Ray started here, `auto`,
+    or an address of this machine's: one it can bind)."""
+    if ray_address in ("", "auto", "local"):
+        return True
+    host = ray_address.removeprefix("ray://").rsplit(":", 1)[0].strip("[]")
+    try:
+        family, *_, address = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind(address)
+        return True
+    except OSError:
+        return False
 
 
 def _bind(host: str, port: int) -> socket.socket:
