@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
                   description=pages.describe(ailab.ROUTE))
     app.state.service, app.state.trial_secret = service, None
     app.state.draining = False  # set on SIGTERM by `serve` (cli/serve.py): /readyz answers 503
-    app.state.admin = admin.Guard(admin_token) if admin_token else None
+    app.state.admin = admin.Guard(admin_token, backends.limiter) if admin_token else None
     if settings.cors_origins:
         app.add_middleware(CorsExceptAdmin,  # type: ignore[arg-type]  # a class, as Starlette's own
                            allow_methods=["GET", "POST"],

@@ -124,9 +124,11 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def cmd_keys_copy(args: argparse.Namespace) -> int:
     """Keys, hashes, statuses, balances and limits from one store to another (e.g. SQLite ->
-    PostgreSQL). The source wins on a second run; a key revoked in the target stays so."""
-    from ..store import open_keys
-    from ..store.keys import copy_keys
+    PostgreSQL), with their usage and the audit trail (store/copy.py). The source wins on a
+    second run; a key revoked in the target stays so."""
+    from ..admin import CLI_ACTOR
+    from ..store import open_keys, redact
+    from ..store.copy import copy_store
 
     if not (args.from_url and args.to_url):
         print("humancut: keys copy needs --from URL and --to URL", file=sys.stderr)
@@ -135,11 +137,12 @@ def cmd_keys_copy(args: argparse.Namespace) -> int:
     source = open_keys(settings.replace(keys_url=args.from_url))
     target = open_keys(settings.replace(keys_url=args.to_url))
     try:
-        added, updated = copy_keys(source, target)
+        done = copy_store(source, target, CLI_ACTOR, redact(args.from_url))
     finally:
         source.close()
         target.close()
-    print(f"copied keys: {added} added, {updated} updated (balances now as in the source)")
+    print(f"copied keys: {done.added} added, {done.updated} updated (balances now as in the "
+          f"source); usage: {done.usage} rows; audit: {done.audit} entries added")
     return 0
 
 
@@ -168,11 +171,16 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def _keys_action(store: Any, args: argparse.Namespace) -> int:
+    # Through the admin API's own functions (humancut.admin): every change is audited
+    # (token "cli") in the same transaction.
+    from .. import admin as actions
+
     if args.action == "credits":
         return admin.keys_credits(store, args)
     if args.action == "create":
-        key, secret = store.create(args.name or "", args.credits, rate_per_minute=args.rate,
-                                   max_in_flight=args.concurrency)
+        key, secret = actions.create_key(store, actions.CLI_ACTOR, name=args.name or "",
+                                         credits=args.credits, rate_per_minute=args.rate,
+                                         max_in_flight=args.concurrency)
         credits = "unlimited" if key.credits is None else key.credits
         print(f"created key {key.id} ({key.name or 'no name'}, credits: {credits}); "
               "it is shown only now:", file=sys.stderr)
@@ -190,14 +198,13 @@ def _keys_action(store: Any, args: argparse.Namespace) -> int:
         print(f"humancut: keys {args.action} needs a key id (see `humancut keys list`)",
               file=sys.stderr)
         return 2
-    found = store.get(args.id)
-    if found is None:
-        print(f"humancut: no key with id {args.id}", file=sys.stderr)
+    try:
+        actions.update_key(store, actions.CLI_ACTOR, args.id, {"status": status})
+    except actions.AdminError as exc:
+        message = {404: f"no key with id {args.id}",
+                   409: f"key {args.id} is revoked for good"}.get(exc.status, exc.message)
+        print(f"humancut: {message}", file=sys.stderr)
         return 1
-    if found.status == "revoked" and status != "revoked":
-        print(f"humancut: key {args.id} is revoked for good", file=sys.stderr)
-        return 1
-    store.set_status(args.id, status)
     print(f"key {args.id}: {status}")
     return 0
 

@@ -9,6 +9,7 @@ statements are prepared on first use, and the pool is sized to the workers (`poo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import select
@@ -115,6 +116,7 @@ class PostgresKeyStore(SQLKeyStore):
             kwargs={"autocommit": True, "row_factory": dict_row,
                     "connect_timeout": max(1, round(timeout))})
         self._sweeping = threading.Lock()
+        self._local = threading.local()  # the connection atomic() holds, per thread
         self.pool.open(wait=True, timeout=timeout)
 
     def _alive(self, conn: psycopg.Connection[Any]) -> None:
@@ -143,8 +145,26 @@ class PostgresKeyStore(SQLKeyStore):
 
     def _run(self, use: Callable[[psycopg.Connection[Any]], T]) -> T:
         try:
+            pinned = getattr(self._local, "conn", None)  # inside atomic()
+            if pinned is not None:
+                return use(pinned)
             with self.pool.connection() as conn:
                 return use(conn)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise unavailable("key store", exc) from None
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        if getattr(self._local, "conn", None) is not None:  # nested: the outer one decides
+            yield
+            return
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                self._local.conn = conn
+                try:
+                    yield
+                finally:
+                    self._local.conn = None
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise unavailable("key store", exc) from None
 

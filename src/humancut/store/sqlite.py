@@ -3,6 +3,7 @@ store shares. WAL, a busy timeout, one connection a thread: safe across processe
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -102,6 +103,22 @@ class SQLiteKeyStore(SQLKeyStore):
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Mapping[str, Any]]:
         return self.db.connect().execute(sql.format(p="?"), tuple(params)).fetchall()
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        # Every statement of this thread goes through its one connection (Database), so
+        # BEGIN ... COMMIT on it holds them all.
+        conn = self.db.connect()
+        if conn.in_transaction:  # nested: the outer one decides
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     @classmethod
     def from_url(cls, url: str, settings: object = None) -> SQLiteKeyStore:
