@@ -3,15 +3,19 @@ initdb + pg_ctl), Redis (redis-server) and moto_server or s3rver (S3), each on a
 loopback port in a temporary folder (tests/support/services.py), stopped afterwards. The figures of
 docs/multi-process.md ("What it costs"):
 
-    .venv/bin/python scripts/flow_shared.py --requests 200 [--rounds 3] [--s3 s3rver] [--src DIR]...
+    .venv/bin/python scripts/flow_shared.py --requests 200 [--rounds 3] [--s3 s3rver] \
+        [--src DIR]... [--together]
 
 `--src` runs the bench on another checkout's package (its src/ folder, first on PYTHONPATH)
-against the same services, to compare before and after; `--rounds` repeats it all."""
+against the same services, to compare before and after, `--together` all at the same time
+(a loaded machine then weighs on each alike); `--rounds` repeats it all. The last lines give
+each checkout's "shared over embedded" p50 in each round and their median."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +32,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--s3", choices=["moto", "s3rver"], default="moto",
                         help="the S3 stand-in (moto: Python; s3rver: node, npm's)")
+    parser.add_argument("--together", action="store_true",
+                        help="run the checkouts' benches at the same time, each round")
     parser.add_argument("--src", action="append", type=Path,
                         help="a checkout's src/ folder to bench (default: this checkout's)")
     args = parser.parse_args()
@@ -43,15 +49,32 @@ def main() -> int:
         if isinstance(s3, services.Moto):
             s3.create_bucket("flowbench")
         env = {**os.environ, **services.AWS_ENV}
+        command = [sys.executable, "-m", "humancut.cli", "bench", "--flow", "--requests",
+                   str(args.requests), "--keys-url", pg.url(), "--limits-url", redis.url(),
+                   "--results-url", "s3://flowbench/r", "--s3-endpoint-url", s3.endpoint]
+        overheads: dict[Path, list[float]] = {src: [] for src in sources}
         for round_ in range(args.rounds):
+            # --together: every checkout's bench at once, so each sees the same load.
+            runs = [(src, subprocess.Popen(command, stdout=subprocess.PIPE, text=True,
+                                           env={**env, "PYTHONPATH": str(src.resolve())}))
+                    for src in sources] if args.together else []
             for src in sources:
-                print(f"## {src} (round {round_ + 1})", flush=True)
-                subprocess.run([sys.executable, "-m", "humancut.cli", "bench", "--flow",
-                                "--requests", str(args.requests),
-                                "--keys-url", pg.url(), "--limits-url", redis.url(),
-                                "--results-url", "s3://flowbench/r",
-                                "--s3-endpoint-url", s3.endpoint],
-                               env={**env, "PYTHONPATH": str(src.resolve())}, check=True)
+                if args.together:
+                    process = next(p for s, p in runs if s == src)
+                    out, _ = process.communicate()
+                    if process.returncode:
+                        raise SystemExit(f"flow_shared: the bench of {src} failed")
+                else:
+                    out = subprocess.run(command, stdout=subprocess.PIPE, text=True,
+                                         env={**env, "PYTHONPATH": str(src.resolve())},
+                                         check=True).stdout
+                print(f"## {src} (round {round_ + 1})\n{out}", flush=True)
+                overheads[src] += [float(line.split("|")[2]) for line in out.splitlines()
+                                   if line.startswith("| shared over embedded")]
+        for src, values in overheads.items():
+            print(f"{src}: shared over embedded, p50 ms, each round: "
+                  f"{', '.join(f'{v:+.1f}' for v in values)}; median "
+                  f"{statistics.median(values):+.1f}")
     finally:
         s3.close()
         redis.close()
