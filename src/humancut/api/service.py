@@ -1,5 +1,5 @@
-"""The one request flow every route family calls: authenticate and reserve a credit, per-key
-limits, read the request, run the cut, store the result; refund on any failure."""
+"""The one request flow every route family calls: authenticate, per-key limits, read the
+request, reserve a credit, run the cut, store the result; refund on any failure."""
 
 from __future__ import annotations
 
@@ -67,19 +67,9 @@ class CutService:
                            count: bool = False) -> ApiKey:
         """The active key `secret` belongs to; `count`: a refused known key's call goes
         into its usage (the operator sees revoked and disabled keys still being used)."""
-        return (await self._accept(secret, header, count=count, charge=False))[0]
-
-    async def _accept(self, secret: str | None, header: str, *, count: bool,
-                      charge: bool) -> tuple[ApiKey, bool]:
-        """authenticate; `charge`: also take a credit in the same round trip (whether one
-        was taken is the second value; never for a key refused here)."""
         if not secret:
             raise HumancutError("missing_parameter", f"The `{header}` header is missing.")
-        if charge:
-            key, charged = await run_in_threadpool(self.keys.authenticate_and_reserve,
-                                                   secret.strip())
-        else:
-            key, charged = await run_in_threadpool(self.keys.authenticate, secret.strip()), False
+        key = await run_in_threadpool(self.keys.authenticate, secret.strip())
         if key is None or key.status == "revoked":
             if key is not None and count:
                 await self.record(key, "unknown_key")
@@ -88,7 +78,7 @@ class CutService:
             if count:
                 await self.record(key, "key_disabled")
             raise HumancutError("key_disabled", "This API key is disabled by the operator.")
-        return key, charged
+        return key
 
     async def record(self, key: ApiKey, outcome: str, credits: int = 0) -> None:
         """Count the call in the key's usage. Never fails the call: a store that cannot be
@@ -121,13 +111,10 @@ class CutService:
 
     async def _handle(self, call: Call, read: Callable[[], Awaitable[Job]], *,
                       store: bool) -> Done:
-        # The credit is taken with the key's check (one round trip to a shared store) and
-        # given back when the call is then refused or fails (no_credits is still answered
-        # after the request is read, so a bad request says what is wrong with it first).
-        key, charged = await self._accept(call.secret, call.header, count=True, charge=True)
+        key = await self.authenticate(call.secret, call.header, count=True)
         call.log["key_id"] = key.id
         try:
-            return await self._admitted(call, key, charged, read, store=store)
+            return await self._admitted(call, key, read, store=store)
         except HumancutError as exc:
             await self.record(key, exc.code)
             raise
@@ -135,19 +122,20 @@ class CutService:
             await self.record(key, "processing_failed")
             raise
 
-    async def _admitted(self, call: Call, key: ApiKey, charged: bool,
+    async def _admitted(self, call: Call, key: ApiKey,
                         read: Callable[[], Awaitable[Job]], *, store: bool) -> Done:
+        # The credit is taken once the call is admitted and read (a call refused before holds
+        # none, even for a moment: a server killed then loses no credit of it), and given
+        # back on any failure after.
         s = self.settings
-        try:
-            admission = await self.limiter.acquire(
-                key.id, s.rate_per_minute if key.rate_per_minute is None else key.rate_per_minute,
-                s.max_in_flight if key.max_in_flight is None else key.max_in_flight)
-        except BaseException:
-            await self._refund_if(charged, key)
-            raise
+        admission = await self.limiter.acquire(
+            key.id, s.rate_per_minute if key.rate_per_minute is None else key.rate_per_minute,
+            s.max_in_flight if key.max_in_flight is None else key.max_in_flight)
+        charged = False
         try:
             job = await read()
             call.log["in_bytes"] = len(job.data)
+            charged = await run_in_threadpool(self.keys.reserve_credit, key.id)
             if not charged:
                 raise HumancutError("no_credits", "This API key has no credits left.")
             done = Done(key, await self.runner.cut(job), admission.headers)

@@ -144,13 +144,6 @@ class KeyStore(ABC):
     def reserve_credit(self, key_id: str) -> bool:
         """Take one credit if the key has one (always True when unlimited)."""
 
-    def authenticate_and_reserve(self, secret: str) -> tuple[ApiKey | None, bool]:
-        """authenticate, then reserve_credit when the key is active: the key (as
-        authenticate reads it) and whether a credit was taken. A shared store does both in
-        one round trip."""
-        key = self.authenticate(secret)
-        return key, key is not None and key.status == "active" and self.reserve_credit(key.id)
-
     @abstractmethod
     def refund_credit(self, key_id: str) -> None:
         """Give back a credit taken by reserve_credit for a call that then failed."""

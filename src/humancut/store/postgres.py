@@ -3,8 +3,8 @@ server processes. psycopg 3 with a connection pool; each call takes a checked co
 a restarted server is reconnected to without restarting humancut, and a call that cannot get
 one within `backend_timeout` answers `busy` (outage.py).
 
-A call costs two statements (docs/multi-process.md, "What it costs"): one checks the key and
-takes its credit, one counts its usage. The pool's check costs no round trip (`gone`),
+A call costs three statements (docs/multi-process.md, "What it costs"): the key's check, its
+credit, its usage. The pool's check costs no round trip (`gone`),
 statements are prepared on first use, and the pool is sized to the workers (`pool_size`)."""
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from .keys import (
     SQLKeyStore,
     check_limits,
     check_status,
-    hash_secret,
     key_from_row,
     key_id_of,
     matches,
@@ -57,16 +56,6 @@ MIGRATIONS = [
     AUDIT_TABLE.format(serial="BIGSERIAL"),
     AUDIT_INDEX,
 ]
-# The key by id and, when the secret's hash is its own and it is active with a credit left,
-# that credit taken: the conditions are on the UPDATE itself, so a concurrent change is
-# re-checked on the row's newest version (credits exact as with reserve_credit). The SELECT
-# sees the row as it was before the UPDATE, as authenticate reads it.
-AUTHENTICATE_AND_RESERVE = """
-WITH taken AS (
-    UPDATE keys SET credits = credits - 1
-    WHERE id = %s AND secret_sha256 = %s AND status = 'active' AND credits > 0
-    RETURNING id)
-SELECT keys.*, EXISTS (SELECT 1 FROM taken) AS taken FROM keys WHERE id = %s"""
 MIGRATION_LOCK = 0x68756D616E637574  # "humancut": servers starting at once migrate in turn
 T = TypeVar("T")
 log = logging.getLogger("humancut.store")
@@ -198,15 +187,6 @@ class PostgresKeyStore(SQLKeyStore):
         if not matches(secret, row["secret_sha256"] if row else None):
             return None
         return key_from_row(row)
-
-    def authenticate_and_reserve(self, secret: str) -> tuple[ApiKey | None, bool]:
-        # One statement where authenticate + reserve_credit are two round trips.
-        key_id = key_id_of(secret)
-        row = self._one(AUTHENTICATE_AND_RESERVE, (key_id, hash_secret(secret or ""), key_id))
-        if not matches(secret, row["secret_sha256"] if row else None) or row is None:
-            return None, False
-        key = key_from_row(row)
-        return key, bool(row["taken"]) or (key.status == "active" and key.credits is None)
 
     def get(self, key_id: str) -> ApiKey | None:
         row = self._one("SELECT * FROM keys WHERE id = %s", (key_id,))
