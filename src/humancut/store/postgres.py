@@ -4,8 +4,8 @@ a restarted server is reconnected to without restarting humancut, and a call tha
 one within `backend_timeout` answers `busy` (outage.py).
 
 A call costs three statements (docs/multi-process.md, "What it costs"): the key's check, its
-credit, its usage. The pool's check costs no round trip (`gone`),
-statements are prepared on first use, and the pool is sized to the workers (`pool_size`)."""
+credit, its usage. The pool's check costs no round trip (`gone`), statements are prepared on
+first use, and the pool is sized to the workers (`pool_size`)."""
 
 from __future__ import annotations
 
