@@ -120,6 +120,9 @@ class Settings:
     # once across the workers; a photo waits for room (one larger than this runs alone);
     # 0 = no limit
     max_pixels_in_flight: Size = 80_000_000
+    # onnxruntime's CPU memory arena keeps the largest run's buffers (150-200 MB here) for
+    # the next; off: they go back after each run (no measurable cost at this model's sizes)
+    cpu_arena: bool = False
     fetch_timeout: Seconds = 15.0  # seconds one image_url / bg_image_url download may take
     fetch_allow: str = ""  # comma-separated non-public networks image_url may reach (tests:
     # 127.0.0.1); empty = public addresses only

@@ -90,10 +90,10 @@ def specs() -> list[Spec]:
     out: list[Spec] = []
     bad = bad_inputs()
     for i, (name, data) in enumerate(photos() * 2):
+        out.append(bad[i % len(bad)])
         for j in range(len(forms)):
             family, fields = forms[(i + j) % len(forms)]
             out.append(Spec(family, name, data, fields))
-        out.append(bad[i % len(bad)])
     return out
 
 
