@@ -108,13 +108,16 @@ def decode(data: bytes, *, max_side: int | None = None) -> Image.Image:
         raise HumancutError("undecodable",
                             f"The image could not be decoded: it is truncated or corrupt "
                             f"({exc}).") from None
-    return orient(img)
+    return orient(img, in_place=True)
 
 
-def orient(img: Image.Image) -> Image.Image:
-    """Apply the EXIF orientation tag; an unreadable EXIF block is ignored. In place: Pillow
-    otherwise returns a copy even when there is nothing to turn (144 MB for 36 MP)."""
+def orient(img: Image.Image, *, in_place: bool = False) -> Image.Image:
+    """Apply the EXIF orientation tag; an unreadable EXIF block is ignored. `in_place`
+    (for an image of our own): Pillow otherwise returns a copy even when there is nothing
+    to turn (144 MB for 36 MP)."""
     try:
+        if not in_place:
+            return ImageOps.exif_transpose(img)
         ImageOps.exif_transpose(img, in_place=True)
     except Exception:
         pass

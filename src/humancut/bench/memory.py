@@ -90,32 +90,69 @@ def _timed(sampler: RssSampler, calls: int, call: Callable[[Any], Any]) -> tuple
     return sampler.read_peak() / MB, statistics.fmean(seconds)
 
 
+def _server(work: Path, device: str, workers: int, calls: int,
+            env: dict[str, str]) -> HumancutServer:
+    server = HumancutServer(work, device)
+    server.env.update({"HUMANCUT_WORKERS": str(workers),
+                       "HUMANCUT_QUEUE_SIZE": str(max(16, calls)),
+                       "HUMANCUT_REQUEST_TIMEOUT": "600"} | env)
+    return server
+
+
 def run(*, workers: int = 2, calls: int = 8, repeats: int = 2, side: int = 5990,
         device: str = "cpu", say: Say | None = None,
-        env: dict[str, str] | None = None) -> dict[str, Any]:
+        before_src: Path | None = None) -> dict[str, Any]:
     """The figures of the memory bench (MB and seconds); `repeats` single calls of each
-    route, the lowest time and the highest peak kept. `env`: added to the server's
-    environment (PYTHONPATH=<another checkout>/src measures that checkout's server)."""
+    route, the lowest time and the highest peak kept. `before_src`: another checkout's
+    src/ (main's, say) is measured the same way, then single calls alternate between the
+    two servers, so both times are taken under the same load."""
     say = say or print
     data = large_jpeg(side)
     say(f"photo: {side}x{side} JPEG, {len(data) / MB:.1f} MB")
+    sides = {"before": {"PYTHONPATH": str(before_src)}} if before_src else {}
+    sides["now"] = {}
+    measured: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="humancut-bench-memory-") as tmp:
-        server = HumancutServer(Path(tmp), device)
-        server.env["HUMANCUT_WORKERS"] = str(workers)
-        server.env["HUMANCUT_QUEUE_SIZE"] = str(max(16, calls))
-        server.env["HUMANCUT_REQUEST_TIMEOUT"] = "600"
-        server.env.update(env or {})
-        server.start()
-        sampler = RssSampler(server.pid)
+        servers = {name: _server(Path(tmp), device, workers, calls, env)
+                   for name, env in sides.items()}
         try:
-            out = _measure(server, sampler, data, workers=workers, calls=calls,
-                           repeats=repeats, say=say)
+            for name, server in servers.items():
+                say(f"{name}:")
+                server.start()
+                sampler = RssSampler(server.pid)
+                try:
+                    measured[name] = _measure(server, sampler, data, workers=workers,
+                                              calls=calls, repeats=repeats, say=say)
+                finally:
+                    sampler.stop()
+            if before_src:
+                _alternate(servers, measured, data, repeats, say)
         finally:
-            sampler.stop()
-            server.stop()
+            for server in servers.values():
+                server.stop()
+    out = measured["now"]
     out.update(side=side, jpeg_mb=len(data) / MB, workers=workers, calls=calls,
-               before=BEFORE)
+               before=measured.get("before", BEFORE))
     return out
+
+
+def _alternate(servers: dict[str, HumancutServer], measured: dict[str, dict[str, Any]],
+               data: bytes, repeats: int, say: Say) -> None:
+    """Single calls taking turns between the servers; each one's best time per route."""
+    import httpx
+
+    async def once(call: Callable[..., Any], server: HumancutServer) -> float:
+        async with httpx.AsyncClient(timeout=600) as client:
+            return float(await call(client, server=server, data=data))
+
+    for route, call in (("hd", _hd), ("removebg_full", _removebg)):
+        for _ in range(repeats + 1):
+            for name, server in servers.items():
+                seconds = asyncio.run(once(call, server))
+                key = f"{route}_seconds"
+                measured[name][key] = min(measured[name].get(key, seconds), seconds)
+        say(f"  taking turns, {route}: " + ", ".join(
+            f"{n} {m[f'{route}_seconds']:.2f} s" for n, m in measured.items()))
 
 
 def _measure(server: HumancutServer, sampler: RssSampler, data: bytes, *, workers: int,

@@ -57,6 +57,7 @@ def _bench_memory(args: argparse.Namespace) -> int:
     from ..bench import memory
 
     report = memory.run(workers=args.workers or 2, calls=args.calls, device=args.device,
+                        before_src=args.before_src,
                         say=lambda s: print(s, file=sys.stderr, flush=True))
     print(memory.render(report))
     if args.json:
@@ -109,6 +110,9 @@ def add_bench(sub: Any) -> None:
     p.add_argument("--workers", type=int, help="memory, soak: the server's workers "
                    "(memory: default 2; soak: default the server's)")
     p.add_argument("--calls", type=int, default=8, help="memory: HD calls at once (default 8)")
+    p.add_argument("--before-src", type=Path, metavar="DIR",
+                   help="memory: also measure the server of another checkout's src/ (e.g. "
+                        "../main/src) and time single calls taking turns with it")
     p.add_argument("--vs-rembg", action="store_true",
                    help="also run `rembg s` (u2netp) from its own venv and compare")
     p.add_argument("--concurrency", help="levels (default 1,2,4,8; with --ray 1,4,8)")
