@@ -246,7 +246,8 @@ def _deliver(rows: Rows, size: tuple[int, int], options: Output, bg: Image.Image
         band = rows(top, bottom)
         a = band[..., 3]
         any_row = a.any(axis=1)
-        seen_rows += [top + i for i in np.flatnonzero(any_row)[[0, -1]]] if any_row.any() else []
+        seen_rows += [top + int(i) for i in np.flatnonzero(any_row)[[0, -1]]] \
+            if any_row.any() else []
         seen_cols |= a.any(axis=0)
         if mode == "L":
             sink.write(a)

@@ -98,6 +98,7 @@ def test_removebg_options_match_the_whole_image_path(name: str):
     assert (new.width, new.height, new.content_type) == (old.width, old.height,
                                                          old.content_type)
     assert new.foreground == old.foreground
+    assert all(type(v) is int for v in new.foreground or ())  # goes into JSON and headers
     if new.content_type == "image/png":
         # A Lanczos reduction (the size caps) can double a 1/255 difference of its input.
         close(new.data, old.data, tol=2 if options.max_pixels or options.png_max_pixels else 1)
