@@ -26,7 +26,7 @@ def test_a_short_soak_fills_its_table(tmp_path):
     report = soak.run(minutes=0.25, concurrency=2, interval=5.0, say=lambda s: None)
     table = report["table"]
     assert len(table) >= 3
-    fields = {"minute", "calls", "ok", "refused_4xx", "failed_5xx", "no_answer",
+    fields = {"minute", "calls", "ok", "refused_4xx", "failed_5xx", "no_answer", "rss_peak_mb",
               "unexpected", "p50_ms", "p99_ms", "rss_mb", "fds", "threads"}
     for row in table:
         assert fields <= set(row)

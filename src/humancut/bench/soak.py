@@ -16,6 +16,7 @@ import asyncio
 import io
 import json
 import os
+import statistics
 import tempfile
 import threading
 import time
@@ -158,15 +159,23 @@ def tree_counts(pid: int) -> tuple[int, int]:
 
 def _sample(pid: int, stop: threading.Event, interval: float, out: list[dict[str, float]],
             start: float) -> None:
-    while not stop.wait(interval):
-        fds, threads = tree_counts(pid)
-        out.append({"at": time.monotonic() - start, "rss_mb": tree_rss(pid) / MB,
-                    "fds": fds, "threads": threads})
+    """Every `interval`: the median and peak RSS of samples taken each second within it
+    (one reading would land on whatever call is in flight), and fds and threads."""
+    step = min(1.0, interval / 5)
+    seen: list[float] = []
+    due = interval
+    while not stop.wait(step):
+        seen.append(tree_rss(pid) / MB)
+        if time.monotonic() - start >= due:
+            fds, threads = tree_counts(pid)
+            out.append({"at": time.monotonic() - start, "rss_mb": statistics.median(seen),
+                        "rss_peak_mb": max(seen), "fds": fds, "threads": threads})
+            seen, due = [], due + interval
 
 
 def rows(samples: list[dict[str, float]], records: list[Record],
          interval: float) -> list[dict[str, Any]]:
-    """One row per interval: the sample at its end, and the calls that ended within it."""
+    """One row per interval: the samples within it, and the calls that ended within it."""
     out, begin = [], 0.0
     for i, sample in enumerate(samples, start=1):
         calls = [r for r in records if begin <= r.ended < sample["at"]]
@@ -178,8 +187,8 @@ def rows(samples: list[dict[str, float]], records: list[Record],
                     "no_answer": sum(r.status == 0 for r in calls),
                     "unexpected": sum(not r.expected for r in calls),
                     "p50_ms": percentile(lat, 50) * 1000, "p99_ms": percentile(lat, 99) * 1000,
-                    "rss_mb": sample["rss_mb"], "fds": sample["fds"],
-                    "threads": sample["threads"]})
+                    "rss_mb": sample["rss_mb"], "rss_peak_mb": sample["rss_peak_mb"],
+                    "fds": sample["fds"], "threads": sample["threads"]})
         begin = sample["at"]
     return out
 
@@ -234,7 +243,7 @@ def run(*, minutes: float, concurrency: int, interval: float = 60.0, device: str
 
 def render(report: dict[str, Any]) -> str:
     cols = ("minute", "calls", "ok", "refused_4xx", "failed_5xx", "no_answer", "p50_ms",
-            "p99_ms", "rss_mb", "fds", "threads")
+            "p99_ms", "rss_mb", "rss_peak_mb", "fds", "threads")
     lines = [" ".join(f"{c:>11}" for c in cols)]
     for row in report["table"]:
         lines.append(" ".join(f"{row[c]:>11.0f}" if isinstance(row[c], float) and c != "minute"
@@ -259,8 +268,8 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     t = report["table"]
     x = [r["minute"] for r in t]
     fig, axes = plt.subplots(2, 2, figsize=(10, 6.5), sharex=True)
-    series = [("RSS (MB)", ["rss_mb"]), ("open fds", ["fds"]), ("threads", ["threads"]),
-              ("latency (ms)", ["p50_ms", "p99_ms"])]
+    series = [("RSS (MB): median, peak", ["rss_mb", "rss_peak_mb"]), ("open fds", ["fds"]),
+              ("threads", ["threads"]), ("latency (ms)", ["p50_ms", "p99_ms"])]
     for ax, (title, keys) in zip(axes.flat, series, strict=True):
         for k in keys:
             ax.plot(x, [r[k] for r in t], marker="o", label=k)
