@@ -24,7 +24,7 @@ MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 80
 # and, but for the package itself, everything under it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("errors", "settings", "presets", "options", "job", "png", "metrics", "imageops",
-              "output")),
+              "output", "bands", "memory")),
     ("engine", ("engine",)),
     ("remover", ("remover", "")),  # "": humancut/__init__.py, the library's front door
     ("runner", ("runner", "raycluster")),  # raycluster: only starting or joining Ray

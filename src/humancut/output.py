@@ -70,18 +70,34 @@ def backdrop(options: Output) -> Image.Image | None:
 
 def answer_format(img: Image.Image, options: Output, bg: Image.Image | None) -> str:
     """`auto` is PNG when something is transparent (the mask: always), else JPG."""
+    return format_for(imageops.opaque(img), options, bg)
+
+
+def format_for(opaque: bool, options: Output, bg: Image.Image | None) -> str:
+    """answer_format, given whether the cut-out is opaque."""
     if options.format != "auto":
         return options.format
     if options.channels == "alpha":
         return "png"
-    see_through = not imageops.opaque(img) and (bg is None or not imageops.opaque(bg))
+    see_through = not opaque and (bg is None or not imageops.opaque(bg))
     return "png" if see_through else "jpg"
+
+
+def cap_for(options: Output, fmt: str) -> int:
+    """The output pixel cap for an answer in `fmt` (0 = none)."""
+    return min((c for c in (options.max_pixels,
+                            options.png_max_pixels if fmt == "png" else 0) if c), default=0)
 
 
 def shape(rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None,
           options: Output) -> Image.Image:
     """The RGBA cut-out after the region of interest, crop and scale/position."""
-    alpha8 = imageops.alpha_to_u8(alpha)
+    return shape8(rgb, imageops.alpha_to_u8(alpha), foreground, options)
+
+
+def shape8(rgb: np.ndarray, alpha8: np.ndarray, foreground: np.ndarray | None,
+           options: Output) -> Image.Image:
+    """shape, from the uint8 alpha."""
     if options.roi is not None:
         alpha8 = imageops.keep_inside(alpha8, roi_box(options.roi, (rgb.shape[1], rgb.shape[0])))
     img = imageops.cutout(rgb, alpha8, foreground)
@@ -94,12 +110,18 @@ def shape(rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None,
 
 def finish(rgb: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None,
            options: Output, *, compress_level: int = 1, png_encoder: str = "isal") -> Cut:
-    img = shape(rgb, alpha, foreground, options)
+    """The whole-image path (bands.finish makes the same in bands of rows)."""
+    return finish8(rgb, imageops.alpha_to_u8(alpha), foreground, options,
+                   compress_level=compress_level, png_encoder=png_encoder)
+
+
+def finish8(rgb: np.ndarray, alpha8: np.ndarray, foreground: np.ndarray | None,
+            options: Output, *, compress_level: int = 1, png_encoder: str = "isal") -> Cut:
+    """finish, from the uint8 alpha."""
+    img = shape8(rgb, alpha8, foreground, options)
     bg = backdrop(options)
     fmt = answer_format(img, options, bg)
-    cap = min((c for c in (options.max_pixels,
-                           options.png_max_pixels if fmt == "png" else 0) if c), default=0)
-    img = imageops.limit_pixels(img, cap)
+    img = imageops.limit_pixels(img, cap_for(options, fmt))
     alpha8 = np.asarray(img.getchannel("A"))
     left, top, right, bottom = imageops.bounding_box(alpha8) or (0, 0, 0, 0)
     if options.channels == "alpha":

@@ -10,14 +10,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import imageops
+from . import bands, imageops, memory
 from .engine import Matte, Model, create_model, refine, views
 from .errors import HumancutError
 from .job import Cut, Job
-from .output import Output, finish
+from .output import Output
 from .settings import Settings
 
 ImageInput = str | Path | bytes | Image.Image | np.ndarray
+TRIM_PIXELS = 4_000_000  # after a photo this large, freed heap memory goes back to the OS
 
 
 class Remover:
@@ -31,6 +32,7 @@ class Remover:
         self.settings = settings or Settings.from_env()
         self._model = model
         self._lock = threading.Lock()
+        self._budget = memory.PixelBudget(self.settings.max_pixels_in_flight)
 
     @property
     def model(self) -> Model:
@@ -71,6 +73,20 @@ class Remover:
         s = self.settings
         work = refine.resize_rgb(rgb, s.max_model_side) \
             if 0 < s.max_model_side < max(rgb.shape[:2]) else rgb
+        return views.resized(self.matte_work(work, require_person=require_person),
+                             rgb.shape[:2])
+
+    def work_of(self, photo: Image.Image) -> np.ndarray:
+        """The photo as the model's pipeline sees it: at most `max_model_side` long (the
+        same pixels as refine.resize_rgb of the whole array, without copying it first)."""
+        side = self.settings.max_model_side
+        if 0 < side < max(photo.size):
+            return refine.resize_image(photo, side)
+        return np.asarray(photo)
+
+    def matte_work(self, work: np.ndarray, *, require_person: bool = True) -> Matte:
+        """`matte` at the working size (`work` already scaled to max_model_side)."""
+        s = self.settings
         matte = self._first_look(work)
         # Presence is judged on this first look: the closer looks below can find person-like
         # shapes in photos without people (a cat at 768 px).
@@ -87,7 +103,7 @@ class Remover:
             matte = views.union(matte, views.place(near, box, work.shape))
         if s.clean_up:
             matte = Matte(refine.clean_up(matte.alpha, s.bystander_share), matte.foreground)
-        return views.resized(matte, rgb.shape[:2])
+        return matte
 
     @property
     def sizes(self) -> list[int]:
@@ -137,22 +153,41 @@ class Remover:
     def cut(self, data: bytes, form: str = "rgba", *, max_side: int | None = None,
             options: Output | None = None) -> Cut:
         """Encoded image bytes in, the `form` as PNG out (or what `options` ask for), with
-        the time each stage took."""
+        the time each stage took. Lean on memory: the matte stays at its working size and
+        the result is upscaled, composed and encoded in bands (humancut.bands); photos
+        wait while `max_pixels_in_flight` are being processed."""
+        w, h = imageops.open_image(data, max_side=max_side).size
+        with self._budget.hold(w * h):
+            try:
+                return self._cut(data, form, max_side, options)
+            finally:
+                if w * h >= TRIM_PIXELS:
+                    memory.trim()
+
+    def _cut(self, data: bytes, form: str, max_side: int | None,
+             options: Output | None) -> Cut:
         t0 = time.perf_counter()
-        rgb = self.load(data, max_side=max_side)
+        photo = self.load_photo(data, max_side=max_side)
         t1 = time.perf_counter()
-        matte = self.matte(rgb)
+        matte = self.matte_work(self.work_of(photo))
+        lean = bands.Lean(photo, matte.alpha, matte.foreground)
+        del matte
         t2 = time.perf_counter()
         level, encoder = self.settings.png_compress_level, self.settings.png_encoder
         if options is None:
-            cut = self.encode(rgb, matte, form)
+            cut = bands.render_form(lean, form, level, encoder)
         else:
-            cut = finish(rgb, matte.alpha, matte.foreground, options, compress_level=level,
-                         png_encoder=encoder)
+            cut = bands.finish(lean, options, compress_level=level, png_encoder=encoder)
         t3 = time.perf_counter()
         cut.timings = {"decode_ms": (t1 - t0) * 1000, "model_ms": (t2 - t1) * 1000,
                        "encode_ms": (t3 - t2) * 1000}
         return cut
+
+    def load_photo(self, data: bytes, *, max_side: int | None = None) -> Image.Image:
+        """Encoded bytes as a Pillow RGB image, EXIF orientation applied (no numpy copy:
+        Pillow's own pixels are what the bands read)."""
+        img = imageops.decode(data, max_side=max_side)
+        return img if img.mode == "RGB" else Image.fromarray(imageops.to_rgb(img))
 
     def encode(self, rgb: np.ndarray, matte: Matte, form: str = "rgba",
                fmt: str = "png") -> Cut:

@@ -116,6 +116,13 @@ class Settings:
     removebg_max_pixels: Positive = 50_000_000  # input resolution; matted at max_model_side
     hd_max_bytes: Positive = 20 * MB  # the AILabTools HD route's image file
     hd_max_side: Positive = 5999  # ... and its width and height ("under 6000x6000")
+    # memory on large photos (docs/limits.md#memory): pixels decoded and being cut out at
+    # once across the workers; a photo waits for room (one larger than this runs alone);
+    # 0 = no limit
+    max_pixels_in_flight: Size = 80_000_000
+    # onnxruntime's CPU memory arena keeps the largest run's buffers (150-200 MB here) for
+    # the next; off: they go back after each run (no measurable cost at this model's sizes)
+    cpu_arena: bool = False
     fetch_timeout: Seconds = 15.0  # seconds one image_url / bg_image_url download may take
     fetch_allow: str = ""  # comma-separated non-public networks image_url may reach (tests:
     # 127.0.0.1); empty = public addresses only

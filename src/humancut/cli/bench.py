@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,10 @@ from .flags import backend_flags, settings_from, shared_backend_flags
 def cmd_bench(args: argparse.Namespace) -> int:
     from .. import bench
 
+    if args.kind == "memory":
+        return _bench_memory(args)
+    if args.kind == "soak":
+        return _bench_soak(args)
     if args.flow:
         from ..bench import flow
 
@@ -48,6 +53,39 @@ def _levels(args: argparse.Namespace, default: Sequence[int]) -> Sequence[int]:
     return parse_list(args.concurrency, int) if args.concurrency else default
 
 
+def _bench_memory(args: argparse.Namespace) -> int:
+    from ..bench import memory
+
+    report = memory.run(workers=args.workers or 2, calls=args.calls, device=args.device,
+                        before_src=args.before_src,
+                        say=lambda s: print(s, file=sys.stderr, flush=True))
+    print(memory.render(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"report written to {args.json}", file=sys.stderr)
+    return 0
+
+
+def _bench_soak(args: argparse.Namespace) -> int:
+    from ..bench import soak
+
+    levels = _levels(args, [8])
+    if len(levels) != 1:
+        raise SystemExit("bench soak takes one --concurrency level")
+    env = {"HUMANCUT_WORKERS": str(args.workers)} if args.workers else {}
+    report = soak.run(minutes=args.minutes, concurrency=levels[0], interval=args.interval,
+                      device=args.device, env=env,
+                      say=lambda s: print(s, file=sys.stderr, flush=True))
+    print(soak.render(report))
+    if args.plot:
+        soak.plot(report, args.plot)
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    if args.json:
+        soak.save(report, args.json)
+        print(f"report written to {args.json}", file=sys.stderr)
+    return 0 if report["verdict"]["met"] else 1
+
+
 def _bench_ray(args: argparse.Namespace) -> int:
     from ..bench import ray as ray_bench
 
@@ -62,6 +100,19 @@ def _bench_ray(args: argparse.Namespace) -> int:
 
 def add_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="benchmark a humancut server (against rembg)")
+    p.add_argument("kind", nargs="?", choices=["load", "memory", "soak"], default="load",
+                   help="load: latency and throughput (default); memory: peak RSS on "
+                        "36 MP photos (HD route, remove.bg size=full, --calls at once); "
+                        "soak: mixed traffic for --minutes, sampled each minute")
+    p.add_argument("--minutes", type=float, default=15.0, help="soak: how long (default 15)")
+    p.add_argument("--interval", type=float, default=60.0,
+                   help="soak: seconds between samples (default 60: one row a minute)")
+    p.add_argument("--workers", type=int, help="memory, soak: the server's workers "
+                   "(memory: default 2; soak: default the server's)")
+    p.add_argument("--calls", type=int, default=8, help="memory: HD calls at once (default 8)")
+    p.add_argument("--before-src", type=Path, metavar="DIR",
+                   help="memory: also measure the server of another checkout's src/ (e.g. "
+                        "../main/src) and time single calls taking turns with it")
     p.add_argument("--vs-rembg", action="store_true",
                    help="also run `rembg s` (u2netp) from its own venv and compare")
     p.add_argument("--concurrency", help="levels (default 1,2,4,8; with --ray 1,4,8)")

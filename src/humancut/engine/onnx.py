@@ -23,8 +23,11 @@ def providers_for(device: str) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
-def create_session(path: Path, *, device: str = "auto", threads: int = 0) -> ort.InferenceSession:
+def create_session(path: Path, *, device: str = "auto", threads: int = 0,
+                   arena: bool = False) -> ort.InferenceSession:
     options = ort.SessionOptions()
+    # Settings.cpu_arena: the arena would hold the largest run's buffers for good.
+    options.enable_cpu_mem_arena = arena
     options.intra_op_num_threads = threads  # 0 lets onnxruntime use one per core
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

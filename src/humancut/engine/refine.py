@@ -208,10 +208,15 @@ def zoom_box(alpha: np.ndarray, threshold: float = 0.25, margin: float = 0.25,
 
 def resize_rgb(rgb: np.ndarray, long_side: int) -> np.ndarray:
     """uint8 RGB scaled so its long side is `long_side` (bicubic)."""
-    h, w = rgb.shape[:2]
+    return resize_image(Image.fromarray(rgb), long_side)
+
+
+def resize_image(img: Image.Image, long_side: int) -> np.ndarray:
+    """A Pillow image scaled so its long side is `long_side` (bicubic), as a uint8 array."""
+    w, h = img.size
     s = long_side / max(h, w)
     size = (max(1, round(w * s)), max(1, round(h * s)))
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC))
+    return np.asarray(img.resize(size, Image.Resampling.BICUBIC))
 
 
 def resize_colours(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -32,11 +32,11 @@ def downsample_ratio(height: int, width: int, inference_size: int) -> float:
 class RobustVideoMatting(Model):
     name = "rvm_mobilenetv3"
     file = RVM_MOBILENETV3
-    options = ("passes",)
+    options = ("passes", "cpu_arena")
 
     def __init__(self, path: Path, *, device: str = "auto", threads: int = 0,
-                 passes: int = 1) -> None:
-        self.session = create_session(path, device=device, threads=threads)
+                 passes: int = 1, cpu_arena: bool = False) -> None:
+        self.session = create_session(path, device=device, threads=threads, arena=cpu_arena)
         self.passes = max(1, passes)
 
     def predict(self, rgb: np.ndarray, size: int) -> Matte:
