@@ -25,7 +25,8 @@ MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 80
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("errors", "settings", "presets", "job", "png", "metrics", "imageops", "output")),
     ("engine", ("engine",)),
-    ("remover", ("remover", "")),  # "": humancut/__init__.py, the library's front door
+    ("remover", ("remover",)),
+    ("video", ("video", "")),  # "": humancut/__init__.py, the library's front door
     ("runner", ("runner", "raycluster")),  # raycluster: only starting or joining Ray
     ("store", ("store", "admin")),  # admin: the operator's actions on the key store
     ("api", ("api",)),
