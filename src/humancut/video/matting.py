@@ -12,8 +12,8 @@
 - Hard scene cuts: the mean absolute difference of small colour thumbnails of consecutive
   frames jumps (measured: 0.15-0.18 across cuts between the DAVIS clips and bedroom.mp4,
   at most 0.06 within them, fast dancing and camera pans included), and stands out from the
-  clip's recent differences (a long fast pan is no cut); the state of the old scene would smear into the new one, so a cut starts a
-  new segment (state reset, warmed on the new scene's first second).
+  clip's recent differences (a long fast pan is no cut). The state of the old scene would
+  smear into the new one, so a cut starts a new segment (state reset, warmed again).
 - The stills pipeline's clean-up steps are not used: each works on one frame alone and
   adds flicker (docs/video.md).
 """
