@@ -262,7 +262,8 @@ def _run(container: Any, info: ClipInfo, tmp: Path, form: str,
     frames = decode.frames(container, on_audio=encoder.audio, max_seconds=(
         None if info.duration else limits.max_seconds))
     matter = TemporalMatter(session, size=settings.video_size,
-                            warmup=TemporalMatter.warmup_for(info.fps))
+                            warmup=TemporalMatter.warmup_for(info.fps,
+                                                             info.width * info.height))
     done, first_time, last_time = 0, None, 0.0
     try:
         for frame, alpha in clock.timed(paired(clock.timed(frames, "decode"), matter, alphas),
