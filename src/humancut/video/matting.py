@@ -6,9 +6,9 @@
   `size` px (RVM's authors: 256-512), the deep guided filter brings alpha back to full size.
 - Cold start: the state starts at zero, and RVM's first frames are worse than the rest. So a
   segment's first `warmup` frames (about one second, at most 64 MiB of them) are run once
-  to warm the state, their output dropped, and then again from the warm state; the warming pass runs on the frames
-  already downscaled to the encoder's size (ratio 1: the state has the same shapes), so it
-  costs a fraction of a full pass.
+  to warm the state, their output dropped, and then again from the warm state; the warming
+  pass runs on the frames already downscaled to the encoder's size (ratio 1: the state has
+  the same shapes), so it costs a fraction of a full pass.
 - Hard scene cuts: the mean absolute difference of small colour thumbnails of consecutive
   frames jumps (measured: 0.15-0.18 across cuts between the DAVIS clips and bedroom.mp4,
   at most 0.06 within them, fast dancing and camera pans included), and stands out from the
