@@ -119,6 +119,7 @@ class TemporalMatter:
         the first (a chunk's warm-up frames): run to warm the state, output dropped; then no
         warming pass at the start. The state is reset on a hard cut and warmed again."""
         self.reset()
+        self.cuts = []
         prev: np.ndarray | None = None
         recent = 0.0  # moving mean of the frame-to-frame differences
         pending: list[_Pending] = []
