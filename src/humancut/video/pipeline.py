@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -133,10 +134,12 @@ def _temporary(dst: str | Path | IO[bytes], form: str) -> tuple[Path, Path | Non
     folder = Path(dst).parent if isinstance(dst, (str, Path)) else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".humancut-", suffix=encode.SUFFIXES[form] + ".part",
-                                dir=folder)
-    os.close(fd)
-    return Path(name), Path(dst) if isinstance(dst, (str, Path)) else None
+    name = Path(folder or tempfile.gettempdir()) / (
+        f".humancut-{uuid.uuid4().hex[:12]}{encode.SUFFIXES[form]}.part")
+    # O_EXCL: a name of our own; mode 0666 less the umask, as any new file (mkstemp's 0600
+    # would carry over to the result)
+    os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return name, Path(dst) if isinstance(dst, (str, Path)) else None
 
 
 def _publish(tmp: Path, final: Path | None, dst: str | Path | IO[bytes]) -> None:
