@@ -27,7 +27,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-VIDEO_SIZE = 384  # default long side (px) the encoder sees
+VIDEO_SIZE = 512  # default long side (px) the encoder sees (Settings.video_size)
 THUMB = (32, 18)  # the scene-cut thumbnail (w, h)
 CUT_THRESHOLD = 0.12  # mean |RGB difference| (0..1) of two thumbnails that is a hard cut
 CUT_CONTRAST = 2.5  # ... and that many times the recent mean difference
