@@ -132,6 +132,11 @@ class ContainerWriter:
                 self.stream.codec_context.thread_count = threads
             if form == "mask":
                 self.stream.codec_context.color_range = 2  # full range (JPEG): 0..255 = alpha
+            elif pix_fmt != "yuva444p10le":
+                # swscale converts RGB with BT.601 at limited range: say so, or players guess
+                # BT.709 for HD sizes and shift the colours
+                ctx = self.stream.codec_context
+                ctx.colorspace, ctx.color_range = 6, 1  # SMPTE 170M (BT.601), MPEG range
             if form == "webm":
                 self.stream.metadata["alpha_mode"] = "1"  # Matroska's AlphaMode
             self.astream: Any = self._audio_stream(audio, audio_codec) if audio else None
