@@ -123,6 +123,11 @@ class Settings:
     # onnxruntime's CPU memory arena keeps the largest run's buffers (150-200 MB here) for
     # the next; off: they go back after each run (no measurable cost at this model's sizes)
     cpu_arena: bool = False
+    # video (docs/video.md): limits checked from the container header, before decoding
+    video_max_bytes: Positive = 100 * MB  # the clip file
+    video_max_seconds: Seconds = 60.0  # its duration
+    video_max_side: Positive = 1920  # its frame's long side (px, upright)
+    video_size: Annotated[int, Range(64)] = 512  # long side (px) the model's encoder sees
     fetch_timeout: Seconds = 15.0  # seconds one image_url / bg_image_url download may take
     fetch_allow: str = ""  # comma-separated non-public networks image_url may reach (tests:
     # 127.0.0.1); empty = public addresses only
