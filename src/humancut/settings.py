@@ -120,7 +120,7 @@ class Settings:
     video_max_bytes: Positive = 100 * MB  # the clip file
     video_max_seconds: Seconds = 60.0  # its duration
     video_max_side: Positive = 1920  # its frame's long side (px, upright)
-    video_size: Annotated[int, Range(64)] = 384  # long side (px) the model's encoder sees
+    video_size: Annotated[int, Range(64)] = 512  # long side (px) the model's encoder sees
     fetch_timeout: Seconds = 15.0  # seconds one image_url / bg_image_url download may take
     fetch_allow: str = ""  # comma-separated non-public networks image_url may reach (tests:
     # 127.0.0.1); empty = public addresses only

@@ -65,8 +65,10 @@ def frames(container: av.container.InputContainer, *, on_audio: Callable[[av.Aud
                     yield Frame(rgb=rgb, pts=vframe.pts, time=time, index=index)
                 index += 1
     except av.error.FFmpegError as exc:
+        why = exc.strerror or exc
         raise HumancutError("undecodable", f"The video is corrupt or truncated at frame "
-                            f"{index + 1} ({exc.strerror or exc}).") from exc
+                            f"{index + 1} ({why})." if index else
+                            f"No frame of the video could be decoded ({why}).") from exc
     if index == 0:
         raise HumancutError("undecodable", "The video has no frame that can be decoded.")
     _check_complete(video, last_time - (first_time or 0.0))
