@@ -24,14 +24,14 @@ MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 80
 # and, but for the package itself, everything under it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("errors", "settings", "presets", "options", "job", "png", "metrics", "imageops",
-              "output", "bands", "memory")),
+              "output", "bands", "memory", "videometrics")),
     ("engine", ("engine",)),
     ("remover", ("remover",)),
     ("video", ("video", "")),  # "": humancut/__init__.py, the library's front door
     ("runner", ("runner", "raycluster")),  # raycluster: only starting or joining Ray
     ("store", ("store", "admin")),  # admin: the operator's actions on the key store
     ("api", ("api",)),
-    ("tools", ("rayserve", "raybulk", "batch", "location", "evaluate", "bench")),
+    ("tools", ("rayserve", "raybulk", "batch", "location", "evaluate", "videoeval", "bench")),
     ("cli", ("cli", "web")),  # web: the trial page's static files and code samples
 ]
 
