@@ -26,7 +26,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("errors", "settings", "presets", "job", "png", "metrics", "videometrics", "imageops",
               "output")),
     ("engine", ("engine",)),
-    ("remover", ("remover", "")),  # "": humancut/__init__.py, the library's front door
+    ("remover", ("remover",)),
+    ("video", ("video", "")),  # "": humancut/__init__.py, the library's front door
     ("runner", ("runner", "raycluster")),  # raycluster: only starting or joining Ray
     ("store", ("store", "admin")),  # admin: the operator's actions on the key store
     ("api", ("api",)),

@@ -15,6 +15,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "file_too_large": (413, "The file size exceeds the limit."),
     "body_too_large": (413, "The request body is too large."),
     "resolution_too_large": (413, "The image resolution exceeds the limit."),
+    "duration_too_long": (413, "The video duration exceeds the limit."),
     "unsupported_type": (415, "Unsupported file type."),
     "undecodable": (422, "The image could not be decoded."),
     "download_failed": (400, "An image could not be downloaded from its URL."),

@@ -116,6 +116,11 @@ class Settings:
     removebg_max_pixels: Positive = 50_000_000  # input resolution; matted at max_model_side
     hd_max_bytes: Positive = 20 * MB  # the AILabTools HD route's image file
     hd_max_side: Positive = 5999  # ... and its width and height ("under 6000x6000")
+    # video (docs/video.md): limits checked from the container header, before decoding
+    video_max_bytes: Positive = 100 * MB  # the clip file
+    video_max_seconds: Seconds = 60.0  # its duration
+    video_max_side: Positive = 1920  # its frame's long side (px, upright)
+    video_size: Annotated[int, Range(64)] = 384  # long side (px) the model's encoder sees
     fetch_timeout: Seconds = 15.0  # seconds one image_url / bg_image_url download may take
     fetch_allow: str = ""  # comma-separated non-public networks image_url may reach (tests:
     # 127.0.0.1); empty = public addresses only

@@ -37,6 +37,8 @@ CODES: dict[str, tuple[str, int, str]] = {
     "body_too_large": ("ERROR_REQUEST_BODY_TOO_LARGE", 413, "The request body is too large."),
     "resolution_too_large": ("FILE_RESOLUTION_EXCEEDS_LIMITS", 413,
                              "The image resolution exceeds the limit."),
+    "duration_too_long": ("VIDEO_DURATION_EXCEEDS_LIMIT", 413,
+                          "The video duration exceeds the limit."),
     "unsupported_type": ("UNSUPPORTED_FILE_TYPES", 415, "Unsupported file type."),
     "undecodable": ("FILE_DECODING_FAILURE", 422, "The image could not be decoded."),
     "download_failed": ("ERROR_FILE_DOWNLOAD_FAILED", 502, "The file download failed."),
