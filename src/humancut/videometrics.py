@@ -32,7 +32,8 @@ class VideoScore:
     _sq: float = 0.0
     _first_abs: float = 0.0
     _first_pixels: int = 0
-    _dt: list[float] = field(default_factory=list)
+    # dtSSD of each step t >= 1 (unscaled), in order: to find where flicker is (a seam).
+    dtssd_per_frame: list[float] = field(default_factory=list)
     _ious: float = 0.0
     _empty_frames: int = 0
     _empty_pixels: int = 0
@@ -56,7 +57,7 @@ class VideoScore:
         if self._prev is not None:
             # The change the prediction makes from frame to frame that the truth does not.
             flicker = diff - (self._prev[0] - self._prev[1])
-            self._dt.append(float(np.sqrt(np.mean(flicker * flicker))))
+            self.dtssd_per_frame.append(float(np.sqrt(np.mean(flicker * flicker))))
         self._ious += iou(a, g)
         if not (g > 0).any():
             self._empty_frames += 1
@@ -73,7 +74,7 @@ class VideoScore:
         return {
             "mad": self._abs / self._pixels * 1e3,
             "mse": self._sq / self._pixels * 1e3,
-            "dtssd": float(np.mean(self._dt)) * 1e2 if self._dt else None,
+            "dtssd": float(np.mean(self.dtssd_per_frame)) * 1e2 if self.dtssd_per_frame else None,
             "j": self._ious / self.frames,
             "mad_first": self._first_abs / self._first_pixels * 1e3,
             "empty_above": (self._empty_above / self._empty_pixels * 100

@@ -44,7 +44,9 @@ def test_a_steady_error_does_not_count_as_flicker_but_a_changing_one_does():
     moving = [([1, 0, 0, 0], [1, 0, 0, 0]), ([1, 0, 0, 0], [0, 1, 0, 0]),
               ([1, 0, 0, 0], [0, 0, 1, 0])]
     # step 1: e = (1,-1,0,0) - (0,0,0,0) -> sqrt(2/4); step 2: (1,0,-1,0) - (1,-1,0,0) -> sqrt(2/4)
-    assert clip(VideoScore(), moving)["dtssd"] == pytest.approx(math.sqrt(0.5) * 1e2)
+    score = VideoScore()
+    assert clip(score, moving)["dtssd"] == pytest.approx(math.sqrt(0.5) * 1e2)
+    assert score.dtssd_per_frame == pytest.approx([math.sqrt(0.5)] * 2)
 
 
 def test_first_frames_mad_is_kept_apart():

@@ -18,6 +18,7 @@ from ..evaluate import evaluate
 from ..imageops import IMAGE_SUFFIXES
 from ..location import is_s3
 from ..remover import Remover
+from .evalvideo import cmd_eval_video, video_flags
 from .flags import engine_flags, need_extra, ray_flags, settings_from
 
 # Settings never written into reports.
@@ -108,6 +109,10 @@ def _cut_on_ray(args: argparse.Namespace) -> int:
 # ---- eval ------------------------------------------------------------------------------
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.video or args.composites:
+        return cmd_eval_video(args)
+    if args.images_dir is None or args.alpha_dir is None:
+        raise ValueError("eval needs IMAGES_DIR and ALPHA_DIR, or --video DIR, or --composites")
     remover = Remover(settings_from(args))
     remover.model  # noqa: B018 - load before timing
     with tqdm(unit="img", disable=args.quiet, file=sys.stderr) as bar:
@@ -169,12 +174,14 @@ def add_cut(sub: Any) -> None:
 
 
 def add_eval(sub: Any) -> None:
-    p = sub.add_parser("eval", help="quality report against labelled alpha mattes")
-    p.add_argument("images_dir", type=Path)
-    p.add_argument("alpha_dir", type=Path)
+    p = sub.add_parser("eval", help="quality report against labelled alpha mattes "
+                                    "(photos; --video/--composites: clips)")
+    p.add_argument("images_dir", type=Path, nargs="?")
+    p.add_argument("alpha_dir", type=Path, nargs="?")
     p.add_argument("--json", type=Path, help="also write the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true")
     engine_flags(p)
+    video_flags(p)
     p.set_defaults(func=cmd_eval)
 
 
