@@ -17,8 +17,8 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
 
+from ..videoeval.clips import LabelledClip, labelled_clips, trimmed
 from .rembg import BENCH_CACHE
 
 CLIPS_CACHE = BENCH_CACHE / "clips"
@@ -30,13 +30,12 @@ GOP = 60  # frames between keyframes in the clips made here
 class Clip:
     name: str
     path: Path
-    labels: Path | None = None  # a folder of NNNNN.png masks, one per frame
+    labelled: LabelledClip | None = None  # a mask per frame: scored
 
-    def label_frames(self) -> Iterator[np.ndarray]:
-        """The labels as float alpha in [0, 1], in frame order."""
-        assert self.labels is not None
-        for p in sorted(self.labels.glob("*.png")):
-            yield np.asarray(Image.open(p).convert("L"), dtype=np.float32) / 255
+    @property
+    def frames(self) -> int:
+        with av.open(str(self.path)) as c:
+            return c.streams.video[0].frames
 
 
 def eval_root(eval_dir: Path | None) -> Path:
@@ -46,11 +45,16 @@ def eval_root(eval_dir: Path | None) -> Path:
                         Path.cwd().resolve().parent / "shared" / "eval")
 
 
-def davis_clips(root: Path, limit: int = 0) -> list[Clip]:
-    folder = root / "video" / "davis"
-    clips = [Clip(f"davis/{p.stem}", p, p.with_suffix(""))
-             for p in sorted(folder.glob("*.mp4")) if p.with_suffix("").is_dir()]
-    return clips[:limit] if limit else clips
+def labelled(folder: Path, prefix: str, limit: int, frames: int, work: Path) -> list[Clip]:
+    """The labelled clips of `folder` (DAVIS layout), the first `limit` (0: all), each cut
+    to its first `frames` frames (0: whole) in `work`."""
+    if not folder.is_dir():
+        return []
+    clips = labelled_clips(folder)[:limit or None]
+    if frames:
+        work.mkdir(parents=True, exist_ok=True)
+        clips = [trimmed(c, frames, work) for c in clips]
+    return [Clip(f"{prefix}/{c.name}", c.video, c) for c in clips]
 
 
 def _frames(src: Path) -> Iterator[av.VideoFrame]:
@@ -75,8 +79,8 @@ def make_clip(src: Path, dst: Path, width: int, height: int, seconds: float | No
         v.width, v.height, v.pix_fmt = width, height, "yuv420p"
         v.options = {"crf": "20", "preset": "veryfast", "g": str(GOP), "keyint_min": str(GOP)}
         a = out.add_stream("aac", rate=48000)
-        a.layout = "mono"  # type: ignore[union-attr]
-        sequence = _looped(frames, total) if frames is not None else (
+        a.layout = "mono"
+        sequence = _looped(frames, total or 0) if frames is not None else (
             f.to_ndarray(format="rgb24") for f in _frames(src))
         n = 0
         for rgb in sequence:

