@@ -215,7 +215,8 @@ def _run_chunk(path: str, chunk: Chunk, order: list[int], out: str) -> int:
     with open(out, "wb") as f:  # the reader follows it as it grows (partial frames wait)
         for alpha in matter.frames(rest(), lead=lead() if chunk.lead else ()):
             h, w = alpha.shape
-            body = _LEN.pack(h) + _LEN.pack(w) + zlib.compress(np.ascontiguousarray(alpha).tobytes(), 1)
+            packed = zlib.compress(np.ascontiguousarray(alpha).tobytes(), 1)
+            body = _LEN.pack(h) + _LEN.pack(w) + packed
             f.write(_LEN.pack(len(body)) + body)
             f.flush()
             n += 1
