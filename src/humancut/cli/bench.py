@@ -66,6 +66,8 @@ def _bench_video(args: argparse.Namespace) -> int:
     from ..bench import parse_list
     from ..bench.video import bench_video, render
 
+    if args.seams:
+        return _bench_seams(args)
     json_path = Path("video-bench.json") if args.json == Path("bench.json") else args.json
     report = bench_video(
         eval_dir=args.eval_dir, davis=args.davis, composites=args.composites,
@@ -76,6 +78,19 @@ def _bench_video(args: argparse.Namespace) -> int:
         say=lambda s: print(s, file=sys.stderr, flush=True))
     print(render(report))
     print(f"report written to {json_path}", file=sys.stderr)
+    return 0
+
+
+def _bench_seams(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from ..bench.video import clips_for
+    from ..bench.videoseams import render_seams, seams
+
+    with tempfile.TemporaryDirectory(prefix="humancut-seams-") as tmp:
+        clips = [c for c in clips_for(args.eval_dir, args.davis, args.composites, args.frames,
+                                      False, Path(tmp)) if c.labelled is not None]
+        print(render_seams(seams(clips, args.workers or 2, Path(tmp))))
     return 0
 
 
@@ -94,6 +109,9 @@ def _video_flags(p: argparse.ArgumentParser) -> None:
                    help="video: humancut's output forms to run (default: all five)")
     g.add_argument("--workers", type=int, metavar="N",
                    help="video: remove_video's worker processes (default: the settings')")
+    g.add_argument("--seams", action="store_true",
+                   help="video: instead, flicker at chunk seams against elsewhere and against "
+                        "one pass (parallel chunks), on the labelled clips")
     g.add_argument("--only", metavar="LIST",
                    help="video: only the contestants whose name holds one of these words")
 
