@@ -37,9 +37,9 @@ class VideoBenchReport:
 
 
 def clips_for(eval_dir: Path | None, davis: int, composites: int, frames: int, long: bool,
-              work: Path) -> list[Clip]:
+              work: Path, speed_frames: int = 0) -> list[Clip]:
     root = eval_root(eval_dir)
-    clips = [clip_720p(root)]
+    clips = [clip_720p(root, speed_frames)]
     clips += labelled(root / "video" / "davis", "davis", davis, frames, work / "davis")
     if composites >= 0:
         clips += labelled(_composites(root), "composite", composites, frames,
@@ -58,7 +58,8 @@ def _composites(root: Path) -> Path:
 
 
 def bench_video(*, eval_dir: Path | None = None, davis: int = 0, composites: int = 0,
-                frames: int = 0, long: bool = False, forms: tuple[str, ...] = (),
+                frames: int = 0, speed_frames: int = 0, long: bool = False,
+                forms: tuple[str, ...] = (),
                 workers: int = 0, only: tuple[str, ...] = (), timeout: float = 1800,
                 json_path: Path | None = None, plot_path: Path | None = None,
                 say: Callable[[str], None] = print) -> VideoBenchReport:
@@ -66,7 +67,7 @@ def bench_video(*, eval_dir: Path | None = None, davis: int = 0, composites: int
 
     report = VideoBenchReport()
     with tempfile.TemporaryDirectory(prefix="humancut-bench-video-") as tmp:
-        clips = clips_for(eval_dir, davis, composites, frames, long, Path(tmp))
+        clips = clips_for(eval_dir, davis, composites, frames, long, Path(tmp), speed_frames)
         for clip in clips:
             report.clips[clip.name] = {"frames": clip.frames, "path": str(clip.path),
                                        "labelled": clip.labelled is not None}

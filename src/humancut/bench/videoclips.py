@@ -63,7 +63,7 @@ def _frames(src: Path) -> Iterator[av.VideoFrame]:
 
 
 def make_clip(src: Path, dst: Path, width: int, height: int, seconds: float | None = None,
-              ) -> Path:
+              limit: int = 0) -> Path:
     """`src` scaled to width x height (and looped back and forth to `seconds`), H.264
     yuv420p with a keyframe every GOP frames and an AAC tone; written once, then reused."""
     if dst.is_file():
@@ -84,6 +84,8 @@ def make_clip(src: Path, dst: Path, width: int, height: int, seconds: float | No
             f.to_ndarray(format="rgb24") for f in _frames(src))
         n = 0
         for rgb in sequence:
+            if limit and n >= limit:
+                break
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(width, height)
             frame.pts = n
             out.mux(v.encode(frame))
@@ -114,8 +116,10 @@ def _tone(out: av.container.OutputContainer, stream: av.audio.stream.AudioStream
     out.mux(stream.encode())
 
 
-def clip_720p(root: Path) -> Clip:
-    path = make_clip(root / BEDROOM, CLIPS_CACHE / "bedroom-720p.mp4", 1280, 720)
+def clip_720p(root: Path, frames: int = 0) -> Clip:
+    """The 720p clip; `frames`: its first N frames only (0: all 200)."""
+    name = f"bedroom-720p-{frames}f.mp4" if frames else "bedroom-720p.mp4"
+    path = make_clip(root / BEDROOM, CLIPS_CACHE / name, 1280, 720, limit=frames)
     return Clip("bedroom 720p", path)
 
 

@@ -71,7 +71,8 @@ def _bench_video(args: argparse.Namespace) -> int:
     json_path = Path("video-bench.json") if args.json == Path("bench.json") else args.json
     report = bench_video(
         eval_dir=args.eval_dir, davis=args.davis, composites=args.composites,
-        frames=args.frames, long=args.long, workers=args.workers or 0,
+        frames=args.frames, speed_frames=args.speed_frames, long=args.long,
+        workers=args.workers or 0,
         forms=tuple(parse_list(args.forms, str)) if args.forms else (),
         only=tuple(parse_list(args.only, str)) if args.only else (),
         json_path=json_path, plot_path=args.plot,
@@ -103,6 +104,8 @@ def _video_flags(p: argparse.ArgumentParser) -> None:
                         "--eval-dir/portrait-mattes (0: all, -1: none)")
     g.add_argument("--frames", type=int, default=0, metavar="N",
                    help="video: score the labelled clips' first N frames only (0: whole)")
+    g.add_argument("--speed-frames", type=int, default=0, metavar="N",
+                   help="video: the 720p clip's first N frames only (0: all 200)")
     g.add_argument("--long", action="store_true",
                    help="video: also a 60 s 1080p clip through humancut (the memory target)")
     g.add_argument("--forms", metavar="LIST",
