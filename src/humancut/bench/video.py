@@ -82,6 +82,8 @@ def bench_video(*, eval_dir: Path | None = None, davis: int = 0, composites: int
                 if "error" in result:
                     say(f"  failed: {result['error']}")
                 report.runs.setdefault(c.name, {})[clip.name] = result
+                if json_path:  # so far: a long run stopped midway still leaves its figures
+                    json_path.write_text(json.dumps(report.as_dict(), indent=1))
     report.targets = targets(report)
     if json_path:
         json_path.write_text(json.dumps(report.as_dict(), indent=1))

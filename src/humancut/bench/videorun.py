@@ -17,7 +17,7 @@ def run_form(form: str, src: Path, dst: Path, workers: int) -> dict[str, object]
     from ..settings import Settings
     from ..video import remove_video
 
-    settings = Settings.from_env(workers=workers)
+    settings = Settings.from_env(workers=workers or None)  # 0: the settings' own
     t = time.perf_counter()
     summary = remove_video(src, dst, form=form, settings=settings)
     return {"frames": summary.frames, "seconds": time.perf_counter() - t,
