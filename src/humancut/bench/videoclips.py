@@ -77,7 +77,7 @@ def make_clip(src: Path, dst: Path, width: int, height: int, seconds: float | No
     with av.open(str(tmp), "w") as out:
         v = out.add_stream("libx264", rate=rate)
         v.width, v.height, v.pix_fmt = width, height, "yuv420p"
-        v.options = {"crf": "20", "preset": "veryfast", "g": str(GOP), "keyint_min": str(GOP)}
+        v.options = {"crf": "20", "preset": "ultrafast", "g": str(GOP), "keyint_min": str(GOP)}
         a = out.add_stream("aac", rate=48000)
         a.layout = "mono"
         sequence = _looped(frames, total or 0) if frames is not None else (
