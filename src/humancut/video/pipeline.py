@@ -111,11 +111,13 @@ def remove_video(src: Source, dst: str | Path | IO[bytes], *, form: str | None =
     with open_input(src) as container:
         info = header_info(container)
         check_limits(info, limits)  # before the model is loaded or a frame decoded
-        session = session or video_session(settings)
+        alphas = chunked_alphas(src, info, settings)
+        # Parallel chunks bring their own sessions: none here then (memory).
+        session = session or (video_session(settings) if alphas is None else None)
         tmp, final = _temporary(dst, form)
         try:
             summary = _run(container, info, tmp, form, colour, session, settings, limits,
-                           progress, chunked_alphas(src, info, settings))
+                           progress, alphas)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -249,7 +251,7 @@ class _Encoder:
 
 
 def _run(container: Any, info: ClipInfo, tmp: Path, form: str,
-         colour: tuple[int, int, int] | None, session: ort.InferenceSession,
+         colour: tuple[int, int, int] | None, session: ort.InferenceSession | None,
          settings: Settings, limits: VideoLimits, progress: Progress | None,
          alphas: Iterator[Any] | None = None) -> VideoSummary:
     clock = _Clock()
