@@ -168,13 +168,15 @@ def _follow(path: Path, job: Any, shape: tuple[int, int]) -> Iterator[np.ndarray
 
 _session: Any = None
 _settings: Settings | None = None
+_parent = 0
 
 
 def _init(settings: Settings) -> None:
     """A worker: its own session, made once."""
-    global _session, _settings
+    global _session, _settings, _parent
     from .pipeline import video_session
 
+    _parent = os.getppid()
     _settings = settings
     _session = video_session(settings)
 
@@ -220,6 +222,8 @@ def _run_chunk(path: str, chunk: Chunk, order: list[int], out: str) -> int:
             f.write(_LEN.pack(len(body)) + body)
             f.flush()
             n += 1
+            if os.getppid() != _parent:  # the caller was killed: nobody will read this
+                raise SystemExit(1)
     return n
 
 
