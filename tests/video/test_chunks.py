@@ -4,6 +4,7 @@ as one process."""
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -76,12 +77,17 @@ def test_plan_covers_the_clip_at_keyframes() -> None:
 def test_short_or_single_worker_clips_stay_in_process(clip: Path, settings: Settings) -> None:
     info = probe(clip)
     assert chunks.chunked_alphas(clip, info, Settings.from_env(workers=1)) is None
+    assert chunks.chunked_alphas(clip, info, Settings.from_env(workers=2, video_chunks="off")
+                                 ) is None
+    # auto: chunks only with a core to spare beside the workers
+    cores = os.cpu_count() or 1
+    assert chunks.chunked_alphas(clip, info, Settings.from_env(workers=cores)) is None
 
 
 def test_chunked_output_matches_one_process(clip: Path, tmp_path: Path,
                                             settings: Settings) -> None:
     info = probe(clip)
-    two = Settings.from_env(workers=2)
+    two = Settings.from_env(workers=2, video_chunks="on")
     alphas = chunks.chunked_alphas(clip, info, two)
     assert alphas is not None  # this clip is split
     assert sum(1 for _ in alphas) == SCENE.frames

@@ -15,7 +15,8 @@ presentation order, one frame at a time, while the workers run ahead; nothing bu
 per process is held in memory, the rest waits on disk.
 
 Where chunks do not pay (one worker, a short clip, fewer keyframes than workers, packets
-without timestamps) `chunked_alphas` answers None and remove_video mattes in-process.
+without timestamps; with `video_chunks` auto, no more cores than workers) `chunked_alphas`
+answers None and remove_video mattes in-process.
 """
 
 from __future__ import annotations
@@ -96,8 +97,10 @@ def chunked_alphas(path: Path, info: ClipInfo, settings: Settings) -> Iterator[n
     """uint8 HxW alpha per frame of `path` made by `settings.workers` processes, or None
     when chunks do not pay for this clip (then the caller mattes in-process)."""
     workers = settings.workers
-    if workers <= 1 or info.duration < MIN_SECONDS:
+    if settings.video_chunks == "off" or workers <= 1 or info.duration < MIN_SECONDS:
         return None
+    if settings.video_chunks == "auto" and (os.cpu_count() or 1) <= workers:
+        return None  # no spare core for the calling process's decode and encode
     index = frame_index(path)
     if index is None:
         return None
