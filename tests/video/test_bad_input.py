@@ -136,3 +136,16 @@ def test_an_existing_destination_survives_a_failure(tmp_path: Path, session: Any
         remove_video(bad, dst, session=session)
     assert dst.read_bytes() == b"earlier result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4", "keep.webm"]
+
+
+def test_the_limits_come_from_the_settings(out: Path, mp4: Path, session: Any) -> None:
+    from humancut import Settings
+
+    with pytest.raises(HumancutError) as e:
+        remove_video(mp4, out / "out.webm", session=session,
+                     settings=Settings(video_max_seconds=1.0))
+    assert e.value.code == "duration_too_long" and e.value.status == 413
+    with pytest.raises(HumancutError) as e:
+        remove_video(mp4, out / "out.webm", session=session, settings=Settings(video_max_side=100))
+    assert e.value.code == "resolution_too_large"
+    assert list(out.iterdir()) == []

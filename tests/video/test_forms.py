@@ -5,6 +5,7 @@ and size."""
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -61,6 +62,10 @@ def test_webm_has_alpha_audio_and_the_input_timing(clip: Path, tmp_path: Path,
     assert set(summary.stages) == {"decode", "matting", "encode"}
     with av.open(str(tmp_path / "out.webm")) as c:
         assert c.streams.video[0].metadata.get("ALPHA_MODE") == "1"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "out.webm").stat().st_mode & 0o777 == 0o666 & ~umask  # as any new file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.webm"]  # no temporary left
 
 
 def test_mov_is_prores_4444_with_alpha(clip: Path, tmp_path: Path, session: Any) -> None:

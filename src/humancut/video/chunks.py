@@ -204,8 +204,9 @@ def _decoded(path: str, chunk: Chunk, order: list[int]) -> Iterator[tuple[int, n
 
 def _run_chunk(path: str, chunk: Chunk, order: list[int], out: str) -> int:
     assert _settings is not None
+    fps, pixels = _rate_and_pixels(path)
     matter = TemporalMatter(_session, size=_settings.video_size,
-                            warmup=TemporalMatter.warmup_for(_fps(path)))
+                            warmup=TemporalMatter.warmup_for(fps, pixels))
     frames = _decoded(path, chunk, order)
 
     def lead() -> Iterator[np.ndarray]:
@@ -230,7 +231,8 @@ def _run_chunk(path: str, chunk: Chunk, order: list[int], out: str) -> int:
     return n
 
 
-def _fps(path: str) -> float:
+def _rate_and_pixels(path: str) -> tuple[float, int]:
     with av.open(path) as c:
-        rate = c.streams.video[0].average_rate
-    return float(rate) if rate else 25.0
+        s = c.streams.video[0]
+        rate, pixels = s.average_rate, s.codec_context.width * s.codec_context.height
+    return (float(rate) if rate else 25.0), pixels

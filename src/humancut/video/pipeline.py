@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -111,11 +112,11 @@ def remove_video(src: Source, dst: str | Path | IO[bytes], *, form: str | None =
     with open_input(src) as container:
         info = header_info(container)
         check_limits(info, limits)  # before the model is loaded or a frame decoded
-        alphas = chunked_alphas(src, info, settings)
-        # Parallel chunks bring their own sessions: none here then (memory).
-        session = session or (video_session(settings) if alphas is None else None)
         tmp, final = _temporary(dst, form)
         try:
+            alphas = chunked_alphas(src, info, settings)
+            if alphas is None:  # this process mattes: the model is loaded here, once
+                session = session or video_session(settings)
             summary = _run(container, info, tmp, form, colour, session, settings, limits,
                            progress, alphas)
         except BaseException:
@@ -133,10 +134,12 @@ def _temporary(dst: str | Path | IO[bytes], form: str) -> tuple[Path, Path | Non
     folder = Path(dst).parent if isinstance(dst, (str, Path)) else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".humancut-", suffix=encode.SUFFIXES[form] + ".part",
-                                dir=folder)
-    os.close(fd)
-    return Path(name), Path(dst) if isinstance(dst, (str, Path)) else None
+    name = Path(folder or tempfile.gettempdir()) / (
+        f".humancut-{uuid.uuid4().hex[:12]}{encode.SUFFIXES[form]}.part")
+    # O_EXCL: a name of our own; mode 0666 less the umask, as any new file (mkstemp's 0600
+    # would carry over to the result)
+    os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    return name, Path(dst) if isinstance(dst, (str, Path)) else None
 
 
 def _publish(tmp: Path, final: Path | None, dst: str | Path | IO[bytes]) -> None:
@@ -163,13 +166,14 @@ def _writer(tmp: Path, form: str, colour: tuple[int, int, int] | None, width: in
                                   audio=audio, colour=colour)
 
 
-def paired(frames: Iterator[decode.Frame], matter: TemporalMatter,
+def paired(frames: Iterator[decode.Frame], matter: TemporalMatter | None,
            alphas: Iterator[Any] | None = None) -> Iterator[tuple[decode.Frame, Any]]:
     """Each decoded frame with its alpha: from `matter` (this process), or from `alphas`
     when another stage made them (video.chunks: the same frames, in the same order)."""
     if alphas is not None:
         yield from zip(frames, alphas, strict=True)
         return
+    assert matter is not None
     waiting: deque[decode.Frame] = deque()  # decoded, waiting for their alpha
 
     def rgbs() -> Iterator[Any]:
@@ -263,8 +267,9 @@ def _run(container: Any, info: ClipInfo, tmp: Path, form: str,
     encoder = _Encoder(make)
     frames = decode.frames(container, on_audio=encoder.audio, max_seconds=(
         None if info.duration else limits.max_seconds))
-    matter = TemporalMatter(session, size=settings.video_size,
-                            warmup=TemporalMatter.warmup_for(info.fps))
+    matter = None if session is None else TemporalMatter(
+        session, size=settings.video_size,
+        warmup=TemporalMatter.warmup_for(info.fps, info.width * info.height))
     done, first_time, last_time = 0, None, 0.0
     try:
         for frame, alpha in clock.timed(paired(clock.timed(frames, "decode"), matter, alphas),
@@ -286,4 +291,4 @@ def _run(container: Any, info: ClipInfo, tmp: Path, form: str,
     fps = info.fps or (done - 1) / max(last_time - (first_time or 0.0), 1e-9)
     duration = info.duration or done / fps
     return VideoSummary(frames=done, duration=duration, width=out_w, height=out_h, fps=fps,
-                        form=form, stages=clock.stages, cuts=matter.cuts)
+                        form=form, stages=clock.stages, cuts=matter.cuts if matter else [])
