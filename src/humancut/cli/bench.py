@@ -74,7 +74,7 @@ def _bench_video(args: argparse.Namespace) -> int:
         frames=args.frames, speed_frames=args.speed_frames, long=args.long,
         workers=args.workers or 0,
         forms=tuple(parse_list(args.forms, str)) if args.forms else (),
-        only=tuple(parse_list(args.only, str)) if args.only else (),
+        only=tuple(w.strip() for w in args.only.split(",") if w.strip()) if args.only else (),
         json_path=json_path, plot_path=args.plot,
         say=lambda s: print(s, file=sys.stderr, flush=True))
     print(render(report))
