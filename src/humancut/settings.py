@@ -128,6 +128,10 @@ class Settings:
     video_max_seconds: Seconds = 60.0  # its duration
     video_max_side: Positive = 1920  # its frame's long side (px, upright)
     video_size: Annotated[int, Range(64)] = 512  # long side (px) the model's encoder sees
+    # video parallel chunks (issue 27 item 5, video/chunks.py): a clip of 4 s or more cut at
+    # keyframes and matted by `workers` processes; auto: only when the machine has more cores
+    # than workers (the calling process decodes and encodes beside them)
+    video_chunks: Literal["auto", "on", "off"] = "auto"
     fetch_timeout: Seconds = 15.0  # seconds one image_url / bg_image_url download may take
     fetch_allow: str = ""  # comma-separated non-public networks image_url may reach (tests:
     # 127.0.0.1); empty = public addresses only

@@ -20,6 +20,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return _bench_memory(args)
     if args.kind == "soak":
         return _bench_soak(args)
+    if args.kind == "video":
+        return _bench_video(args)
     if args.flow:
         from ..bench import flow
 
@@ -98,16 +100,72 @@ def _bench_ray(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_video(args: argparse.Namespace) -> int:
+    from ..bench import parse_list
+    from ..bench.video import bench_video, render
+
+    if args.seams:
+        return _bench_seams(args)
+    json_path = Path("video-bench.json") if args.json == Path("bench.json") else args.json
+    report = bench_video(
+        eval_dir=args.eval_dir, davis=args.davis, composites=args.composites,
+        frames=args.frames, speed_frames=args.speed_frames, long=args.long,
+        workers=args.workers or 0,
+        forms=tuple(parse_list(args.forms, str)) if args.forms else (),
+        only=tuple(w.strip() for w in args.only.split(",") if w.strip()) if args.only else (),
+        json_path=json_path, plot_path=args.plot,
+        say=lambda s: print(s, file=sys.stderr, flush=True))
+    print(render(report))
+    print(f"report written to {json_path}", file=sys.stderr)
+    return 0
+
+
+def _bench_seams(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from ..bench.video import clips_for
+    from ..bench.videoseams import render_seams, seams
+
+    with tempfile.TemporaryDirectory(prefix="humancut-seams-") as tmp:
+        clips = [c for c in clips_for(args.eval_dir, args.davis, args.composites, args.frames,
+                                      False, Path(tmp)) if c.labelled is not None]
+        print(render_seams(seams(clips, args.workers or 2, Path(tmp))))
+    return 0
+
+
+def _video_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("bench video")
+    g.add_argument("--davis", type=int, default=0, metavar="N",
+                   help="video: the first N DAVIS clips of --eval-dir/video/davis (0: all)")
+    g.add_argument("--composites", type=int, default=0, metavar="N",
+                   help="video: the first N composite clips built from "
+                        "--eval-dir/portrait-mattes (0: all, -1: none)")
+    g.add_argument("--frames", type=int, default=0, metavar="N",
+                   help="video: score the labelled clips' first N frames only (0: whole)")
+    g.add_argument("--speed-frames", type=int, default=0, metavar="N",
+                   help="video: the 720p clip's first N frames only (0: all 200)")
+    g.add_argument("--long", action="store_true",
+                   help="video: also a 60 s 1080p clip through humancut (the memory target)")
+    g.add_argument("--forms", metavar="LIST",
+                   help="video: humancut's output forms to run (default: all five)")
+    g.add_argument("--seams", action="store_true",
+                   help="video: instead, flicker at chunk seams against elsewhere and against "
+                        "one pass (parallel chunks), on the labelled clips")
+    g.add_argument("--only", metavar="LIST",
+                   help="video: only the contestants whose name holds one of these words")
+
+
 def add_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="benchmark a humancut server (against rembg)")
-    p.add_argument("kind", nargs="?", choices=["load", "memory", "soak"], default="load",
-                   help="load: latency and throughput (default); memory: peak RSS on "
+    p.add_argument("kind", nargs="?", choices=["load", "memory", "soak", "video"],
+                   default="load", help="load: latency and throughput (default); video: the "
+                   "video path against its peers (docs/video.md); memory: peak RSS on "
                         "36 MP photos (HD route, remove.bg size=full, --calls at once); "
                         "soak: mixed traffic for --minutes, sampled each minute")
     p.add_argument("--minutes", type=float, default=15.0, help="soak: how long (default 15)")
     p.add_argument("--interval", type=float, default=60.0,
                    help="soak: seconds between samples (default 60: one row a minute)")
-    p.add_argument("--workers", type=int, help="memory, soak: the server's workers "
+    p.add_argument("--workers", type=int, help="memory, soak, video: the server's (video: remove_video's) workers "
                    "(memory: default 2; soak: default the server's)")
     p.add_argument("--calls", type=int, default=8, help="memory: HD calls at once (default 8)")
     p.add_argument("--before-src", type=Path, metavar="DIR",
@@ -146,6 +204,7 @@ def add_bench(sub: Any) -> None:
     p.add_argument("--ray-address", metavar="HOST:PORT",
                    help="with --ray: the Ray app and `cut --ray` join this cluster (which "
                         "should have 2 CPUs in all) instead of a Ray started for each")
+    _video_flags(p)
     backend_flags(p)
     shared_backend_flags(p)
     p.set_defaults(func=cmd_bench)
