@@ -121,6 +121,18 @@ class Settings:
     video_max_seconds: Seconds = 60.0  # its duration
     video_max_side: Positive = 1920  # its frame's long side (px, upright)
     video_size: Annotated[int, Range(64)] = 384  # long side (px) the model's encoder sees
+    # video API (docs/video.md#api): tasks on a pool of their own, apart from the photos'
+    video_workers: Positive = 1  # clips this server processes at once
+    video_threads: Size = 1  # onnxruntime threads per clip; 0 = one per core
+    video_queue_size: Size = 20  # open (queued or processing) video tasks in the key store
+    # before submissions answer busy (503, Retry-After); 0 = unbounded
+    video_queue_per_key: Size = 5  # ... of one key before rate_limited (429); 0 = unbounded
+    video_lease: Seconds = 30.0  # seconds a processing task stays claimed without a heartbeat
+    # (then another start, on any server, takes it over)
+    video_attempts: Positive = 2  # starts of a task (after crashes) before it fails
+    webhook_secret: Annotated[str, Secret] = ""  # HMAC-SHA256 key of callback_url POSTs;
+    # empty = callback_url refused
+    webhook_timeout: Seconds = 10.0  # seconds one webhook POST may take (3 tries)
     fetch_timeout: Seconds = 15.0  # seconds one image_url / bg_image_url download may take
     fetch_allow: str = ""  # comma-separated non-public networks image_url may reach (tests:
     # 127.0.0.1); empty = public addresses only

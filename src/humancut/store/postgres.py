@@ -32,6 +32,7 @@ from .keys import (
     upsert_values,
 )
 from .outage import unavailable
+from .tasks import TASK_MIGRATIONS, Rows, TaskStore
 
 # Migrations in order; the schema's version is how many have run. Never edit one: append.
 MIGRATIONS = [
@@ -48,6 +49,7 @@ MIGRATIONS = [
     USAGE_TABLE,
     AUDIT_TABLE.format(serial="BIGSERIAL"),
     AUDIT_INDEX,
+    *TASK_MIGRATIONS,
 ]
 MIGRATION_LOCK = 0x68756D616E637574  # "humancut": servers starting at once migrate in turn
 POOL_SIZE = 10
@@ -71,7 +73,9 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
     return len(MIGRATIONS)
 
 
-class PostgresKeyStore(SQLKeyStore):
+class PostgresKeyStore(SQLKeyStore, TaskStore):
+    _claim_lock = " FOR UPDATE SKIP LOCKED"  # two servers never take the same task
+
     def __init__(self, url: str, timeout: float = 5.0):
         # A direct connection first: its error says why (wrong password, unknown host), where
         # a pool would only time out.
@@ -99,6 +103,17 @@ class PostgresKeyStore(SQLKeyStore):
         def run(conn: psycopg.Connection[Any]) -> list[Mapping[str, Any]]:
             cur = conn.execute(sql.format(p="%s"), tuple(params))
             return cur.fetchall() if cur.description else []
+
+        return self._run(run)
+
+    def _atomic(self, use: Callable[[Rows], T]) -> T:
+        def run(conn: psycopg.Connection[Any]) -> T:
+            def rows(sql: str, params: Sequence[object]) -> list[Mapping[str, Any]]:
+                cur = conn.execute(sql.format(p="%s"), tuple(params))
+                return cur.fetchall() if cur.description else []
+
+            with conn.transaction():
+                return use(rows)
 
         return self._run(run)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .keys import (
     AUDIT_INDEX,
@@ -25,6 +25,9 @@ from .keys import (
     new_secret,
     upsert_values,
 )
+from .tasks import TASK_MIGRATIONS, Rows, TaskStore
+
+T = TypeVar("T")
 
 
 class Database:
@@ -72,6 +75,7 @@ MIGRATIONS = [
     USAGE_TABLE,
     AUDIT_TABLE.format(serial="INTEGER"),  # INTEGER PRIMARY KEY: SQLite's rowid
     AUDIT_INDEX,
+    *TASK_MIGRATIONS,
 ]
 
 
@@ -95,13 +99,25 @@ def migrate(conn: sqlite3.Connection) -> int:
     return len(MIGRATIONS)
 
 
-class SQLiteKeyStore(SQLKeyStore):
+class SQLiteKeyStore(SQLKeyStore, TaskStore):
     def __init__(self, path: Path):
         self.db = Database(path, "")
         migrate(self.db.connect())
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Mapping[str, Any]]:
         return self.db.connect().execute(sql.format(p="?"), tuple(params)).fetchall()
+
+    def _atomic(self, use: Callable[[Rows], T]) -> T:
+        conn = self.db.connect()
+        conn.execute("BEGIN IMMEDIATE")  # writers in turn, across processes too
+        try:
+            result = use(lambda sql, params: conn.execute(sql.format(p="?"),
+                                                          tuple(params)).fetchall())
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
 
     @classmethod
     def from_url(cls, url: str, settings: object = None) -> SQLiteKeyStore:
