@@ -43,6 +43,7 @@ def frames(container: av.container.InputContainer, *, on_audio: Callable[[av.Aud
     streams = [s for s in (video, audio) if s is not None]
     index = 0
     first_time: float | None = None
+    last_time = 0.0
     try:
         for packet in container.demux(streams):
             decoded: list[Any] = packet.decode()
@@ -58,15 +59,42 @@ def frames(container: av.container.InputContainer, *, on_audio: Callable[[av.Aud
                 if max_seconds is not None and time - first_time > max_seconds:
                     raise HumancutError("duration_too_long", "The video lasts longer than "
                                         f"{max_seconds:g} s, the most accepted.")
+                last_time = time
                 if index >= start:
                     rgb = upright(vframe.to_ndarray(format="rgb24"), vframe.rotation or 0)
                     yield Frame(rgb=rgb, pts=vframe.pts, time=time, index=index)
                 index += 1
     except av.error.FFmpegError as exc:
+        why = exc.strerror or exc
         raise HumancutError("undecodable", f"The video is corrupt or truncated at frame "
-                            f"{index + 1} ({exc.strerror or exc}).") from exc
+                            f"{index + 1} ({why})." if index else
+                            f"No frame of the video could be decoded ({why}).") from exc
     if index == 0:
         raise HumancutError("undecodable", "The video has no frame that can be decoded.")
+    _check_complete(video, last_time - (first_time or 0.0))
+
+
+def video_seconds(stream: av.video.stream.VideoStream) -> float | None:
+    """The video stream's own duration from the header (not the container's, which may be
+    the audio's), when it says one."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION")  # Matroska / WebM: per track, "00:00:06.666000000"
+    try:
+        h, m, sec = (tag or "").split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return None
+
+
+def _check_complete(stream: av.video.stream.VideoStream, last: float) -> None:
+    """A clip whose frames stop well before the end its header gives is truncated (demuxers
+    end quietly at a cut-off file): "undecodable", not half a clip."""
+    expected = video_seconds(stream)
+    rate = float(stream.average_rate or 0) or 25.0
+    if expected and last + 1 / rate < expected - max(0.25, 0.05 * expected):
+        raise HumancutError("undecodable", f"The video is truncated: its frames end at "
+                            f"{last + 1 / rate:.2f} s, its header says {expected:.2f} s.")
 
 
 def _time_of(frame: av.VideoFrame, index: int, stream: av.video.stream.VideoStream) -> float:

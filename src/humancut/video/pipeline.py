@@ -4,12 +4,15 @@ failure it is deleted and nothing is left under the destination's name)."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import shutil
 import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -112,7 +115,7 @@ def remove_video(src: Source, dst: str | Path | IO[bytes], *, form: str | None =
         tmp, final = _temporary(dst, form)
         try:
             summary = _run(container, info, tmp, form, colour, session, settings, limits,
-                           progress)
+                           progress, chunked_alphas(src, info, settings))
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -158,58 +161,127 @@ def _writer(tmp: Path, form: str, colour: tuple[int, int, int] | None, width: in
                                   audio=audio, colour=colour)
 
 
-def _run(container: Any, info: ClipInfo, tmp: Path, form: str,
-         colour: tuple[int, int, int] | None, session: ort.InferenceSession,
-         settings: Settings, limits: VideoLimits, progress: Progress | None) -> VideoSummary:
-    clock = _Clock()
-    writer: encode.Writer | None = None
-    audio_early: list[Any] = []  # audio demuxed before the first frame made the writer
-    frames: deque[decode.Frame] = deque()  # decoded, waiting for their alpha
-
-    def on_audio(frame: Any) -> None:
-        if writer is None:
-            audio_early.append(frame)
-        else:
-            writer.audio(frame)
+def paired(frames: Iterator[decode.Frame], matter: TemporalMatter,
+           alphas: Iterator[Any] | None = None) -> Iterator[tuple[decode.Frame, Any]]:
+    """Each decoded frame with its alpha: from `matter` (this process), or from `alphas`
+    when another stage made them (video.chunks: the same frames, in the same order)."""
+    if alphas is not None:
+        yield from zip(frames, alphas, strict=True)
+        return
+    waiting: deque[decode.Frame] = deque()  # decoded, waiting for their alpha
 
     def rgbs() -> Iterator[Any]:
-        for frame in decode.frames(container, on_audio=on_audio, max_seconds=(
-                None if info.duration else limits.max_seconds)):
-            frames.append(frame)
+        for frame in frames:
+            waiting.append(frame)
             yield frame.rgb
 
+    for alpha in matter.frames(rgbs()):
+        yield waiting.popleft(), alpha
+
+
+def chunked_alphas(src: Source, info: ClipInfo, settings: Settings) -> Iterator[Any] | None:
+    """Alphas made by parallel chunks (video/chunks.py, issue 27 item 5) when that module
+    is there and finds it worth it for this clip; None: matte in this process."""
+    if not isinstance(src, (str, Path)) or settings.workers <= 1 or \
+            importlib.util.find_spec(f"{__package__}.chunks") is None:
+        return None
+    chunks = importlib.import_module(f"{__package__}.chunks")
+    alphas: Iterator[Any] | None = chunks.chunked_alphas(Path(src), info, settings)
+    return alphas
+
+
+class _Encoder:
+    """The writer on its own thread, fed in order (video frames and audio alike) through a
+    short queue: encoding overlaps decoding and the model (PyAV and onnxruntime release the
+    GIL), and at most QUEUE frames wait."""
+
+    QUEUE = 4
+
+    def __init__(self, make: Callable[[decode.Frame], encode.Writer]) -> None:
+        self.make = make
+        self.writer: encode.Writer | None = None
+        self.early: list[Any] = []  # audio demuxed before the first frame made the writer
+        self.seconds = 0.0
+        self.pool = ThreadPoolExecutor(1, "humancut-encode")
+        self.pending: deque[Future[None]] = deque()
+
+    def _do(self, job: Callable[[], None]) -> None:
+        while len(self.pending) >= self.QUEUE:
+            self.pending.popleft().result()  # raises the writer's error here
+        self.pending.append(self.pool.submit(self._timed, job))
+
+    def _timed(self, job: Callable[[], None]) -> None:
+        t = time.perf_counter()
+        job()
+        self.seconds += time.perf_counter() - t
+
+    def audio(self, frame: Any) -> None:
+        if self.writer is None and not self.pending:
+            self.early.append(frame)
+        else:
+            self._do(lambda: self.writer.audio(frame))  # type: ignore[union-attr]
+
+    def video(self, frame: decode.Frame, alpha: Any) -> None:
+        if self.writer is None:
+            self.writer = self.make(frame)
+            for early in self.early:
+                self.writer.audio(early)
+            self.early.clear()
+        writer = self.writer
+        self._do(lambda: writer.video(frame.rgb, alpha, frame.pts, frame.time))
+
+    def close(self) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+            if self.writer is None:
+                raise HumancutError("undecodable", "The video has no frame that can be decoded.")
+            self._timed(self.writer.close)
+        finally:
+            self.pool.shutdown()
+
+    def abort(self) -> None:
+        for future in self.pending:
+            future.cancel()
+        self.pool.shutdown(wait=True)
+        if self.writer is not None:
+            self.writer.abort()
+
+
+def _run(container: Any, info: ClipInfo, tmp: Path, form: str,
+         colour: tuple[int, int, int] | None, session: ort.InferenceSession,
+         settings: Settings, limits: VideoLimits, progress: Progress | None,
+         alphas: Iterator[Any] | None = None) -> VideoSummary:
+    clock = _Clock()
+
+    def make(frame: decode.Frame) -> encode.Writer:
+        h, w = frame.rgb.shape[:2]
+        return _writer(tmp, form, colour, w, h, info, container, settings)
+
+    encoder = _Encoder(make)
+    frames = decode.frames(container, on_audio=encoder.audio, max_seconds=(
+        None if info.duration else limits.max_seconds))
     matter = TemporalMatter(session, size=settings.video_size,
                             warmup=TemporalMatter.warmup_for(info.fps))
-    done, first_time, last_time = 0, 0.0, 0.0
+    done, first_time, last_time = 0, None, 0.0
     try:
-        for alpha in clock.timed(matter.frames(clock.timed(rgbs(), "decode")), "matting"):
-            frame = frames.popleft()
-            t = time.perf_counter()
-            if writer is None:
-                h, w = frame.rgb.shape[:2]
-                writer = _writer(tmp, form, colour, w, h, info, container, settings)
-                first_time = frame.time
-                for early in audio_early:
-                    writer.audio(early)
-                audio_early.clear()
-            writer.video(frame.rgb, alpha, frame.pts, frame.time)
-            clock.stages["encode"] += time.perf_counter() - t
+        for frame, alpha in clock.timed(paired(clock.timed(frames, "decode"), matter, alphas),
+                                        "matting"):
+            encoder.video(frame, alpha)
             done += 1
+            first_time = frame.time if first_time is None else first_time
             last_time = frame.time
             if progress is not None:
                 progress(done, max(done, info.frames))
-        if writer is None:
-            raise HumancutError("undecodable", "The video has no frame that can be decoded.")
-        t = time.perf_counter()
-        writer.close()
-        clock.stages["encode"] += time.perf_counter() - t
+        encoder.close()
     except BaseException:
-        if writer is not None:
-            writer.abort()
+        encoder.abort()
         raise
     clock.stages["matting"] -= clock.stages["decode"]  # matting pulled the decoder
+    clock.stages["encode"] = encoder.seconds  # on its own thread, overlapping the others
+    writer = encoder.writer
     out_w, out_h = getattr(writer, "width", info.width), getattr(writer, "height", info.height)
-    fps = info.fps or (done - 1) / max(last_time - first_time, 1e-9)
+    fps = info.fps or (done - 1) / max(last_time - (first_time or 0.0), 1e-9)
     duration = info.duration or done / fps
     return VideoSummary(frames=done, duration=duration, width=out_w, height=out_h, fps=fps,
                         form=form, stages=clock.stages, cuts=matter.cuts)
