@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -161,3 +166,41 @@ def test_sigterm_hands_the_running_task_back_to_the_queue(tmp_path):
         assert ends_in_log(srv.log())[task_id] == 1
     finally:
         srv.stop()
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "src" / "humancut" / "web" / "static" / "samples"
+VIDEO_SAMPLES = {"video_sample.sh": ["sh"], "video_sample.py": [sys.executable]}
+
+
+def run_sample(name: str, server: Server, key: str, tmp_path: Path,
+               **env: str) -> subprocess.CompletedProcess[str]:
+    if name.endswith(".sh") and not (shutil.which("sh") and shutil.which("curl")):
+        pytest.skip("sh or curl is missing")
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(clip())
+    inherited = {k: v for k, v in os.environ.items() if k not in ("OUTPUT", "RETURN_FORM")}
+    full = {**inherited, "HUMANCUT_URL": server.url, "HUMANCUT_KEY": key,
+            "VIDEO": str(video), **env}
+    return subprocess.run([*VIDEO_SAMPLES[name], str(SAMPLES / name)], env=full, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180, check=False)
+
+
+@pytest.mark.parametrize("name", list(VIDEO_SAMPLES))
+def test_the_video_samples_submit_poll_and_save(name, server, tmp_path):
+    out = tmp_path / "out.webm"
+    done = run_sample(name, server, server.create_key(credits=2), tmp_path, OUTPUT=str(out))
+    assert done.returncode == 0, done.stderr
+    url = done.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(re.escape(server.url) + r"/api/results/[\w-]+\.webm", url), done.stdout
+    frames = webm_alpha_frames(out.read_bytes())
+    assert len(frames) == 20 and frames[5][..., 3][face(index=5)] == 255
+    assert frames[5][2, 2, 3] == 0
+    failed = run_sample(name, server, "hc_000000000000_" + "x" * 43, tmp_path)
+    assert failed.returncode != 0 and "ERROR_APPLICATIONS_NOT_EXISTS" in failed.stderr
+    assert not failed.stdout.strip()
+
+
+def test_the_doc_shows_the_video_samples_as_they_are():
+    doc = (SAMPLES.parents[4] / "docs" / "samples.md").read_text()
+    for name in VIDEO_SAMPLES:
+        assert (SAMPLES / name).read_text().strip() in doc, f"{name} differs from samples.md"
