@@ -130,6 +130,8 @@ class Settings:
     video_lease: Seconds = 30.0  # seconds a processing task stays claimed without a heartbeat
     # (then another start, on any server, takes it over)
     video_attempts: Positive = 2  # starts of a task (after crashes) before it fails
+    video_upload_dir: Path | None = None  # where clips wait for their task; None =
+    # <data_dir>/video-uploads (servers sharing one PostgreSQL must share this folder)
     webhook_secret: Annotated[str, Secret] = ""  # HMAC-SHA256 key of callback_url POSTs;
     # empty = callback_url refused
     webhook_timeout: Seconds = 10.0  # seconds one webhook POST may take (3 tries)
@@ -223,7 +225,8 @@ class Settings:
                 values[name] = value
                 labels[name] = f"--{name.replace('_', '-')}" if flags else name
                 raws.pop(name, None)
-        for name in ("model_path", "model_dir", "data_dir", "admin_token_file"):
+        for name in ("model_path", "model_dir", "data_dir", "admin_token_file",
+                     "video_upload_dir"):
             if isinstance(value := values.get(name), str):
                 values[name] = Path(value)
         try:

@@ -75,7 +75,8 @@ def answer(task: Task, base_url: str, results: Any, request_id: str = "",
 class VideoWorker:
     def __init__(self, settings: Settings, backends: Backends, metrics: VideoMetrics):
         self.settings, self.backends, self.metrics = settings, backends, metrics
-        self.uploads = Path(settings.data_dir) / "video-uploads"
+        self.uploads = Path(settings.video_upload_dir or
+                            Path(settings.data_dir) / "video-uploads")
         self.work = Path(settings.data_dir) / "video-work"
         self.name = f"{secrets.token_hex(6)}"  # this process's claim on its tasks
         self._wake = threading.Event()
