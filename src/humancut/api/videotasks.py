@@ -86,6 +86,9 @@ class VideoWorker:
         self._session: Any = None
         self._session_lock = threading.Lock()
         self._swept = 0.0
+        # One clip on video_threads threads, never parallel chunks in other processes
+        # (video.chunks spreads a clip over `workers` processes): the pool's bound holds.
+        self._clip = settings.replace(workers=1, threads=settings.video_threads)
         metrics.queue.set_function(self._depth)
 
     def start(self) -> None:
@@ -136,8 +139,7 @@ class VideoWorker:
     def session(self) -> Any:
         with self._session_lock:
             if self._session is None:
-                self._session = video_session(self.settings.replace(
-                    threads=self.settings.video_threads))
+                self._session = video_session(self._clip)
             return self._session
 
     def _process(self, task: Task, worker: str) -> None:
@@ -156,7 +158,7 @@ class VideoWorker:
 
         try:
             summary = remove_video(self.uploads / task.upload, out, form=task.form,
-                                   bg_color=task.bg_color or None, settings=self.settings,
+                                   bg_color=task.bg_color or None, settings=self._clip,
                                    progress=progress, limits=VideoLimits.of(self.settings),
                                    session=self.session())
             result = self._store(out, summary.as_dict())
