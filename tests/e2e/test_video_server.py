@@ -74,10 +74,27 @@ def test_the_sdk_submits_waits_and_downloads_a_transparent_webm(server):
 
 def test_the_sdk_sees_refusals_and_failed_tasks(server):
     key = server.create_key(credits=3)
-    with pytest.raises(AILabApiError) as refused:
-        sdk(server.url, key, {"video": b"not a video at all" * 20}, wait=False)
-    assert refused.value.detail.code == "UNSUPPORTED_FILE_TYPES"
-    assert refused.value.detail.status_code == 415
+    for fields, status, code in (
+            ({"video": b"not a video at all" * 20}, 415, "UNSUPPORTED_FILE_TYPES"),
+            ({"return_form": "webm"}, 400, "MISSING_PARAMETERS"),
+            ({"video": clip(), "return_form": "gif"}, 400, "ERROR_INVALID_PARAMETER"),
+            ({"video": clip(), "callback_url": "http://10.0.0.1/"}, 400,
+             "ERROR_INVALID_PARAMETER"),
+            ({"video": clip(1936, 96)}, 413, "FILE_RESOLUTION_EXCEEDS_LIMITS"),
+            ({"video": clip()[:3000]}, 422, "FILE_DECODING_FAILURE")):
+        with pytest.raises(AILabApiError) as refused:
+            sdk(server.url, key, fields, wait=False)
+        assert (refused.value.detail.status_code, refused.value.detail.code) == (status, code)
+    async def wait_unknown() -> None:
+        client = AILabClient(key, base_url=server.url)
+        try:
+            await client.wait_for_task("0" * 32)
+        finally:
+            await client.aclose()
+
+    with pytest.raises(AILabApiError) as unknown:
+        asyncio.run(wait_unknown())
+    assert unknown.value.detail.code == "ERROR_TASK_NOT_FOUND"
     with pytest.raises(AILabApiError) as failed:
         sdk(server.url, key, {"video": broken_midway()})
     assert failed.value.detail.code == "FILE_DECODING_FAILURE"
