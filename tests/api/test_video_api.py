@@ -231,3 +231,23 @@ async def test_other_forms(tmp_path, form, colour):
         wall = frame[3, 3].astype(int)
         expected = [0, 0, 0] if form == "mask" else [0, 255, 0]
         assert np.abs(wall - expected).max() < 40, wall
+
+
+async def test_a_task_whose_servers_keep_dying_fails_with_its_credits_back(tmp_path):
+    async with serving(tmp_path, video_attempts=1, **VIDEO) as app:
+        worker = app.app.state.video
+        worker.stop()  # the live worker waits while a "dead server" takes the task
+        key = app.new_key(credits=3)
+        task_id = (await submit(app, key, clip())).json()["task_id"]
+        assert app.backends.tasks.claim("dead-server", lease=0.1, attempts=1).id == task_id
+        await asyncio.sleep(0.3)  # its lease runs out: no heartbeat
+        worker._stop.clear()
+        worker._threads.clear()
+        worker.start()  # a start: this server's worker finds the task started once already
+        ended, _ = await wait_end(app, key, task_id, timeout=30)
+        body = ended.json()
+        assert ended.status_code == 500 and body["task_status"] == 3
+        assert body["error_detail"]["code"] == "PROCESSING_FAILURE"
+        assert app.credits(key) == 3 and leftovers(app) == []
+        usage = app.keys.usage(utc_day(), utc_day(), key.split("_")[1])[0]
+        assert usage.failures == {"video:processing_failed": 1}

@@ -112,9 +112,11 @@ def test_a_task_started_too_often_fails_with_its_credits_back(url):
     submitted = store.submit(task(key.id, 2))
     store.claim("w1", lease=0.1, attempts=1)
     time.sleep(0.3)
-    assert store.claim("w2", lease=30, attempts=1) is None
+    failed: list[Task] = []
+    assert store.claim("w2", lease=30, attempts=1, failed=failed) is None
     ended = store.task(submitted.id)
     assert ended.status == FAILED and ended.error == "processing_failed"
+    assert [t.id for t in failed] == [submitted.id] and failed[0].status == FAILED
     assert store.get(key.id).credits == 5
     store.close()
 

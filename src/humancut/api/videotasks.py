@@ -120,13 +120,16 @@ class VideoWorker:
 
     def _loop(self, worker: str) -> None:
         while not self._stop.is_set():
+            failed: list[Task] = []
             try:
                 self._sweep()
                 task = self.backends.tasks.claim(worker, self.settings.video_lease,
-                                                 self.settings.video_attempts)
+                                                 self.settings.video_attempts, failed)
             except Exception:  # the store is unreachable: try again later
                 log.exception("claiming a video task failed")
                 task = None
+            for ended in failed:  # started too often (its servers died): ended in claim
+                self._after_end(ended, False, ended.error)
             if task is None:
                 self._wake.wait(POLL)
                 self._wake.clear()
@@ -200,9 +203,12 @@ class VideoWorker:
         if not (tasks.finish(task.id, worker, result) if result is not None
                 else tasks.fail(task.id, worker, error, message)):
             return  # another worker holds it now
+        self._after_end(tasks.task(task.id) or task, ok, error)
+
+    def _after_end(self, task: Task, ok: bool, error: str) -> None:
+        """Once a task has ended: delete its upload, count it, call its webhook."""
         (self.uploads / task.upload).unlink(missing_ok=True)
-        ended = tasks.task(task.id) or task
-        seconds = float(ended.result.get("duration", 0.0)) if ok else 0.0
+        seconds = float(task.result.get("duration", 0.0)) if ok else 0.0
         try:
             if ok:
                 self.backends.keys.record_usage(task.key_id, VIDEO_OK, task.credits,
@@ -215,13 +221,13 @@ class VideoWorker:
         self.metrics.tasks.labels(outcome).inc()
         self.metrics.duration.labels(outcome).observe(max(0.0, time.time() - task.created_at))
         if ok:
-            self.metrics.frames.inc(int(ended.result.get("frames", 0)))
+            self.metrics.frames.inc(int(task.result.get("frames", 0)))
             self.metrics.seconds.inc(seconds)
         log.info(json.dumps({"event": "video_task", "task_id": task.id, "key_id": task.key_id,
                              "outcome": error or "ok", "credits": task.credits,
                              "seconds": round(seconds, 2)}))
         if task.callback_url:
-            body = answer(ended, task.base_url, self.backends.results)[1]
+            body = answer(task, task.base_url, self.backends.results)[1]
             self._hooks.submit(asyncio.run, deliver(task.callback_url, body, self.settings))
 
     def _sweep(self) -> None:

@@ -138,10 +138,12 @@ class TaskStore(ABC):
             sql, params = sql + " AND key_id = {p}", (key_id,)
         return int(self._atomic(lambda r: r(sql, params))[0]["n"])
 
-    def claim(self, worker: str, lease: float, attempts: int) -> Task | None:
+    def claim(self, worker: str, lease: float, attempts: int,
+              failed: list[Task] | None = None) -> Task | None:
         """Take the oldest claimable task for `worker` (status 1, leased for `lease` s):
         a queued one, or a processing one whose lease ran out (its server died). Tasks
-        already started `attempts` times fail then (credits back) instead."""
+        already started `attempts` times fail then (credits back) instead, and are added
+        to `failed` (the caller ends them: upload, usage, webhook)."""
         now = time.time()
 
         def run(rows: Rows) -> tuple[Task | None, bool]:
@@ -151,8 +153,11 @@ class TaskStore(ABC):
             if not found:
                 return None, False
             if int(found[0]["attempts"]) >= attempts:
-                _fail(rows, found[0]["id"], None, "processing_failed",
-                      f"The task was interrupted {attempts} times; its credits are back.")
+                ended = _fail(rows, found[0]["id"], None, "processing_failed",
+                              f"The task was interrupted {attempts} times; its credits are "
+                              "back.")
+                if ended is not None and failed is not None:
+                    failed.append(ended)
                 return None, True
             return task_from_row(rows(
                 "UPDATE video_tasks SET status = 1, worker = {p}, lease_until = {p}, "
@@ -182,7 +187,8 @@ class TaskStore(ABC):
     def fail(self, task_id: str, worker: str | None, error: str, message: str) -> bool:
         """Failed, and its credits given back in the same transaction; `worker` None: a
         task whoever holds it. False when it had already ended (or another holds it)."""
-        return self._atomic(lambda rows: _fail(rows, task_id, worker, error, message))
+        return self._atomic(lambda rows: _fail(rows, task_id, worker, error, message)) \
+            is not None
 
     def requeue(self, task_id: str, worker: str) -> bool:
         """Hand a task back to the queue (a clean shutdown); the start does not count."""
@@ -203,11 +209,16 @@ class TaskStore(ABC):
         return {row["upload"] for row in rows}
 
 
-def _fail(rows: Rows, task_id: str, worker: str | None, error: str, message: str) -> bool:
+def _fail(rows: Rows, task_id: str, worker: str | None, error: str,
+          message: str) -> Task | None:
+    """Failed, with its credits given back (in the caller's transaction); None when it had
+    already ended or another worker holds it."""
     where, params = ("AND worker = {p} ", (worker,)) if worker is not None else ("", ())
     ended = rows("UPDATE video_tasks SET status = 3, ended_at = {p}, error = {p}, message = {p} "
-                 "WHERE id = {p} AND status IN (0, 1) " + where + "RETURNING key_id, credits",
+                 "WHERE id = {p} AND status IN (0, 1) " + where + "RETURNING *",
                  (time.time(), error, message, task_id, *params))
-    if ended and int(ended[0]["credits"]):
+    if not ended:
+        return None
+    if int(ended[0]["credits"]):
         rows(_GIVE, (int(ended[0]["credits"]), ended[0]["key_id"]))
-    return bool(ended)
+    return task_from_row(ended[0])
