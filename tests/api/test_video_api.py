@@ -164,6 +164,17 @@ async def test_every_row_of_the_video_error_table(tmp_path):
                     "http://[::1]/hook", "http://169.254.169.254/latest"):
             await refused(400, "ERROR_INVALID_PARAMETER", good, callback_url=url)
         await refused(413, "FILE_SIZE_EXCEEDS_LIMIT", bytes(200_001))
+        # the clip is written to disk as it streams in: every refusal on the way removes it
+        headers = {"ailabapi-api-key": key}
+        assert_error(await app.client.post(ROUTE, headers=headers, content=good), 400,
+                     "MISSING_PARAMETERS")  # not multipart
+        twice = [("video", ("a.mp4", good)), ("video", ("b.mp4", good))]
+        assert_error(await app.client.post(ROUTE, headers=headers, files=twice), 400,
+                     "ERROR_INVALID_PARAMETER")
+        big = {"content-length": "900000", "content-type": "multipart/form-data; boundary=x"}
+        assert_error(await app.client.post(ROUTE, headers=headers | big, content=b"--x"),
+                     413, "ERROR_REQUEST_BODY_TOO_LARGE")
+        assert app.credits(key) == 10 and leftovers(app) == []
         await refused(413, "FILE_RESOLUTION_EXCEEDS_LIMITS", clip(192, 96))
         await refused(413, "VIDEO_DURATION_EXCEEDS_LIMIT", clip(64, 48, seconds=4, fps=5))
         await refused(415, "UNSUPPORTED_FILE_TYPES", encode(Image.new("RGB", (64, 64))))
@@ -176,7 +187,7 @@ async def test_every_row_of_the_video_error_table(tmp_path):
         app.keys.set_status(locked.split("_")[1], "disabled")
         await refused(403, "ERROR_USER_LOCKED", good, who=locked)
         usage = app.keys.usage(utc_day(), utc_day(), key.split("_")[1])[0]
-        assert usage.failures["video:invalid_parameter"] == 8 and usage.credits == 0
+        assert usage.failures["video:invalid_parameter"] == 9 and usage.credits == 0
 
 
 async def test_full_queues_answer_busy_with_retry_after(tmp_path):

@@ -8,24 +8,22 @@ header); the clip is cut later by the video worker (videotasks.py)."""
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import HumancutError
-from ..settings import Settings
 from ..store import ApiKey
 from ..store.tasks import Task, new_task_id
-from ..video import ClipInfo, VideoLimits, probe
+from ..video import VideoLimits, probe
 from . import webhook
 from .ailab import KEY_HEADER, NAME, envelope, render_error
 from .family import Family
 from .service import Call, CutService, call_of, service_of
-from .upload import Part, read_upload
+from .upload import Part
 from .videotasks import VideoWorker, answer
+from .videoupload import read_video
 
 ROUTE = "/api/cutout/portrait/video-background-removal"
 QUERY_ROUTE = "/api/common/query-async-task-result"
@@ -73,25 +71,24 @@ async def video_background_removal(request: Request) -> JSONResponse:
 
 async def _accept(request: Request, service: CutService, call: Call, key: ApiKey) -> Task:
     s = service.settings
-    tasks = service.backends.tasks
     await _check_queues(service, key)
-    parts = await read_upload(request, s, s.video_max_bytes)
-    video = parts.get("video")
-    if video is None or (not video.data and not video.filename):
-        raise HumancutError("missing_parameter", "The `video` file field is missing.")
-    form, bg_color = _form(parts)
-    callback = _text(parts, "callback_url")
-    if callback:
-        callback = await webhook.check(callback, s)
-    call.log.update(form=form, in_bytes=len(video.data))
     task_id = new_task_id()
     upload = worker_of(request).uploads / f"{task_id}.clip"
     try:
-        info = await run_in_threadpool(_save_and_probe, upload, video, s)
+        parts, size = await read_video(request, s, upload)
+        video = parts.get("video")
+        if video is None or (not size and not video.filename):
+            raise HumancutError("missing_parameter", "The `video` file field is missing.")
+        form, bg_color = _form(parts)
+        callback = _text(parts, "callback_url")
+        if callback:
+            callback = await webhook.check(callback, s)
+        call.log.update(form=form, in_bytes=size)
+        info = await run_in_threadpool(probe, upload, VideoLimits.of(s))
         task = Task(task_id, key.id, 0, credits_for(info.duration), form, bg_color, callback,
                     call.base_url, upload.name, info.duration, info.frames)
         await _check_queues(service, key)  # again: others may have submitted meanwhile
-        accepted = await run_in_threadpool(tasks.submit, task)
+        accepted = await run_in_threadpool(service.backends.tasks.submit, task)
         if accepted is None:
             raise HumancutError("no_credits", f"This clip costs {task.credits} credits "
                                 f"(one per started {SECONDS_PER_CREDIT} s); the key has fewer.")
@@ -99,17 +96,6 @@ async def _accept(request: Request, service: CutService, call: Call, key: ApiKey
         upload.unlink(missing_ok=True)
         raise
     return accepted
-
-
-def _save_and_probe(path: Path, video: Part, settings: Settings) -> ClipInfo:
-    """Write the upload (the worker reads it later), then read its header; raises the
-    clip's problem (nothing decoded but its first frame)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(video.data)
-        f.flush()
-        os.fsync(f.fileno())
-    return probe(path, VideoLimits.of(settings))
 
 
 async def _check_queues(service: CutService, key: ApiKey) -> None:
