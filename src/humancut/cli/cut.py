@@ -18,6 +18,9 @@ from ..evaluate import evaluate
 from ..imageops import IMAGE_SUFFIXES
 from ..location import is_s3
 from ..remover import Remover
+from ..settings import Settings
+from ..video import is_video_file
+from . import video
 from .flags import engine_flags, need_extra, ray_flags, settings_from
 
 # Settings never written into reports.
@@ -69,27 +72,75 @@ def cmd_cut(args: argparse.Namespace) -> int:
     if missing:
         print(f"humancut: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if args.inputs == ["-"]:
+        data = sys.stdin.buffer.read()
+        if video.is_video_data(data):
+            return video.cut_stdin(args, settings, data)
+        video.refuse_video_ending_for_photos(args.output, photos=True)
+        return _cut_stream(args, settings, data, fmt, out)
+    clips = [i for i in args.inputs if Path(i).is_file() and is_video_file(i)]
+    if clips and len(args.inputs) == 1:
+        return video.cut_one(args, settings, Path(clips[0]))
+    video.refuse_video_ending_for_photos(args.output, photos=not several)
+    photo_form = _photo_form(args.form)
+    if to_stdout:
+        return _cut_stream(args, settings, Path(args.inputs[0]).read_bytes(), fmt, out)
+    return _cut_batch(args, settings, [i for i in args.inputs if i not in clips], clips, out,
+                      fmt, photo_form)
+
+
+def _photo_form(form: str | None) -> str:
+    if form in video.FORMS and form not in imageops.FORMS:
+        raise ValueError(f"--form {form} is for videos; a photo takes "
+                         f"{', '.join(imageops.FORMS)}")
+    return form or "rgba"
+
+
+def _cut_stream(args: argparse.Namespace, settings: Settings, data: bytes, fmt: str,
+                out: Path | None) -> int:
+    """One photo from stdin or to stdout (or -o FILE)."""
     remover = Remover(settings)
-    if args.inputs == ["-"] or to_stdout:
-        data = sys.stdin.buffer.read() if args.inputs == ["-"] else Path(
-            args.inputs[0]).read_bytes()
-        rgb = remover.load(data)
-        result = remover.encode(rgb, remover.matte(rgb), args.form, fmt).data
-        if out:
-            batch.write_atomic(out, result)
-        else:
-            sys.stdout.buffer.write(result)
-        return 0
-    jobs, not_images = batch.list_jobs(args.inputs, out, fmt)
-    if not jobs:
+    rgb = remover.load(data)
+    result = remover.encode(rgb, remover.matte(rgb), _photo_form(args.form), fmt).data
+    if out:
+        batch.write_atomic(out, result)
+    else:
+        sys.stdout.buffer.write(result)
+    return 0
+
+
+def _cut_batch(args: argparse.Namespace, settings: Settings, inputs: list[str],
+               clips: list[str], out: Path | None, fmt: str, form: str) -> int:
+    """Photos and clips named or found in folders: the photos first (three overlapping
+    stages), then each clip."""
+    folders = [i for i in inputs if Path(i).is_dir()]
+    clip_jobs = video.jobs_in(clips + folders, out, video.video_form(
+        args, None, mixed=True)) if clips or folders else []
+    jobs, not_images = batch.list_jobs(inputs, out, fmt) if inputs else ([], [])
+    found = {src for src, _ in clip_jobs}
+    not_images = [p for p in not_images if p not in found]
+    if not jobs and not clip_jobs:
         print("humancut: no images found (looked for "
-              f"{', '.join(IMAGE_SUFFIXES)})", file=sys.stderr)
+              f"{', '.join(IMAGE_SUFFIXES)}, and videos by their content)", file=sys.stderr)
         return 2
-    remover.model  # load once, before the progress bar starts  # noqa: B018
-    failures = _cut_local(remover, jobs, args.form, fmt, args.quiet)
-    where = jobs[0][1] if len(jobs) == 1 else jobs[0][1].parent
-    return batch.summarize(len(jobs), failures, where, quiet=args.quiet,
-                           not_images=not_images)
+    status = 0
+    if jobs:
+        remover = Remover(settings)
+        remover.model  # load once, before the progress bar starts  # noqa: B018
+        failures = _cut_local(remover, jobs, form, fmt, args.quiet)
+        where = jobs[0][1] if len(jobs) == 1 else jobs[0][1].parent
+        status = batch.summarize(len(jobs), failures, where, quiet=args.quiet,
+                                 not_images=not_images)
+    if clip_jobs:
+        failed = video.cut_many(args, settings, clip_jobs, video.video_form(
+            args, None, mixed=True))
+        if not args.quiet:
+            print(f"{len(clip_jobs) - len(failed)} of {len(clip_jobs)} videos cut",
+                  file=sys.stderr)
+        for src, why in failed:
+            print(f"failed: {src}: {why}", file=sys.stderr)
+        status = status or (1 if failed else 0)
+    return status
 
 
 def _cut_on_ray(args: argparse.Namespace) -> int:
@@ -155,7 +206,12 @@ def add_cut(sub: Any) -> None:
     p = sub.add_parser("cut", help="cut people out of images, folders or stdin")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders, or - for stdin")
     p.add_argument("-o", "--output", help="output file or folder (- for stdout)")
-    p.add_argument("--form", default="rgba", choices=imageops.FORMS)
+    p.add_argument("--form", choices=list(dict.fromkeys(imageops.FORMS + video.FORMS)),
+                   help="photos: rgba (default), mask, whiteBK, crop; videos: webm "
+                        "(default), mov, png_zip, mask, whiteBK (docs/video.md)")
+    p.add_argument("--bg-color", help="videos: the colour (hex) of the whiteBK form")
+    p.add_argument("--force", action="store_true",
+                   help="videos: overwrite an output file that exists")
     p.add_argument("--format", choices=list(batch.FORMATS),
                    help="png (default), jpg (flattened on white) or webp; default: what -o "
                         "FILE's ending names")
