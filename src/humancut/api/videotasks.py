@@ -164,6 +164,10 @@ class VideoWorker:
                                    bg_color=task.bg_color or None, settings=self._clip,
                                    progress=progress, limits=VideoLimits.of(self.settings),
                                    session=self.session())
+            # The lease renewed before the upload to the result store (S3 may be slow).
+            if not self.backends.tasks.heartbeat(task.id, worker, summary.frames,
+                                                 summary.frames, self.settings.video_lease):
+                raise _Lost
             result = self._store(out, summary.as_dict())
         except _Stop:
             if self.backends.tasks.requeue(task.id, worker):
