@@ -5,10 +5,10 @@
 - Downsample ratio from the frame size: the encoder sees the frame with its long side about
   `size` px (RVM's authors: 256-512), the deep guided filter brings alpha back to full size.
 - Cold start: the state starts at zero, and RVM's first frames are worse than the rest. So a
-  segment's first `warmup` frames (about one second) are run once to warm the state, their
-  output dropped, and then again from the warm state; the warming pass runs on the frames
-  already downscaled to the encoder's size (ratio 1: the state has the same shapes), so it
-  costs a fraction of a full pass.
+  segment's first `warmup` frames (about one second, at most 64 MiB of them) are run once
+  to warm the state, their output dropped, and then again from the warm state; the warming
+  pass runs on the frames already downscaled to the encoder's size (ratio 1: the state has
+  the same shapes), so it costs a fraction of a full pass.
 - Hard scene cuts: the mean absolute difference of small colour thumbnails of consecutive
   frames jumps (measured: 0.15-0.18 across cuts between the DAVIS clips and bedroom.mp4,
   at most 0.06 within them, fast dancing and camera pans included), and stands out from the
@@ -33,6 +33,7 @@ CUT_THRESHOLD = 0.12  # mean |RGB difference| (0..1) of two thumbnails that is a
 CUT_CONTRAST = 2.5  # ... and that many times the recent mean difference
 WARMUP_SECONDS = 1.0
 MAX_WARMUP = 30  # frames buffered at most for the warming pass (memory: full-size frames)
+WARMUP_BYTES = 64 * 2**20  # ... and at most this much of them (1080p: 10 frames, 720p: 23)
 
 
 def ratio_for(height: int, width: int, size: int) -> float:
@@ -75,9 +76,11 @@ class TemporalMatter:
         self.state = [np.zeros((1, 1, 1, 1), np.float32)] * 4
 
     @staticmethod
-    def warmup_for(fps: float) -> int:
-        """About WARMUP_SECONDS of frames, at most MAX_WARMUP."""
-        return max(1, min(MAX_WARMUP, round((fps or 25.0) * WARMUP_SECONDS)))
+    def warmup_for(fps: float, pixels: int = 0) -> int:
+        """About WARMUP_SECONDS of frames, at most MAX_WARMUP and WARMUP_BYTES of frames of
+        `pixels` each (the warming pass holds them; memory stays bounded at 1080p)."""
+        most = min(MAX_WARMUP, WARMUP_BYTES // (3 * pixels)) if pixels else MAX_WARMUP
+        return max(1, min(most, round((fps or 25.0) * WARMUP_SECONDS)))
 
     def _run(self, rgb: np.ndarray, ratio: float) -> np.ndarray:
         src = np.empty((1, 3, *rgb.shape[:2]), np.float32)
@@ -116,6 +119,7 @@ class TemporalMatter:
         the first (a chunk's warm-up frames): run to warm the state, output dropped; then no
         warming pass at the start. The state is reset on a hard cut and warmed again."""
         self.reset()
+        self.cuts = []
         prev: np.ndarray | None = None
         recent = 0.0  # moving mean of the frame-to-frame differences
         pending: list[_Pending] = []

@@ -111,11 +111,13 @@ def remove_video(src: Source, dst: str | Path | IO[bytes], *, form: str | None =
     with open_input(src) as container:
         info = header_info(container)
         check_limits(info, limits)  # before the model is loaded or a frame decoded
-        session = session or video_session(settings)
         tmp, final = _temporary(dst, form)
         try:
+            alphas = chunked_alphas(src, info, settings)
+            if alphas is None:  # this process mattes: the model is loaded here, once
+                session = session or video_session(settings)
             summary = _run(container, info, tmp, form, colour, session, settings, limits,
-                           progress, chunked_alphas(src, info, settings))
+                           progress, alphas)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -161,13 +163,14 @@ def _writer(tmp: Path, form: str, colour: tuple[int, int, int] | None, width: in
                                   audio=audio, colour=colour)
 
 
-def paired(frames: Iterator[decode.Frame], matter: TemporalMatter,
+def paired(frames: Iterator[decode.Frame], matter: TemporalMatter | None,
            alphas: Iterator[Any] | None = None) -> Iterator[tuple[decode.Frame, Any]]:
     """Each decoded frame with its alpha: from `matter` (this process), or from `alphas`
     when another stage made them (video.chunks: the same frames, in the same order)."""
     if alphas is not None:
         yield from zip(frames, alphas, strict=True)
         return
+    assert matter is not None
     waiting: deque[decode.Frame] = deque()  # decoded, waiting for their alpha
 
     def rgbs() -> Iterator[Any]:
@@ -249,7 +252,7 @@ class _Encoder:
 
 
 def _run(container: Any, info: ClipInfo, tmp: Path, form: str,
-         colour: tuple[int, int, int] | None, session: ort.InferenceSession,
+         colour: tuple[int, int, int] | None, session: ort.InferenceSession | None,
          settings: Settings, limits: VideoLimits, progress: Progress | None,
          alphas: Iterator[Any] | None = None) -> VideoSummary:
     clock = _Clock()
@@ -261,8 +264,9 @@ def _run(container: Any, info: ClipInfo, tmp: Path, form: str,
     encoder = _Encoder(make)
     frames = decode.frames(container, on_audio=encoder.audio, max_seconds=(
         None if info.duration else limits.max_seconds))
-    matter = TemporalMatter(session, size=settings.video_size,
-                            warmup=TemporalMatter.warmup_for(info.fps))
+    matter = None if session is None else TemporalMatter(
+        session, size=settings.video_size,
+        warmup=TemporalMatter.warmup_for(info.fps, info.width * info.height))
     done, first_time, last_time = 0, None, 0.0
     try:
         for frame, alpha in clock.timed(paired(clock.timed(frames, "decode"), matter, alphas),
@@ -284,4 +288,4 @@ def _run(container: Any, info: ClipInfo, tmp: Path, form: str,
     fps = info.fps or (done - 1) / max(last_time - (first_time or 0.0), 1e-9)
     duration = info.duration or done / fps
     return VideoSummary(frames=done, duration=duration, width=out_w, height=out_h, fps=fps,
-                        form=form, stages=clock.stages, cuts=matter.cuts)
+                        form=form, stages=clock.stages, cuts=matter.cuts if matter else [])
