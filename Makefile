@@ -42,12 +42,17 @@ node-clients:
 
 # Real PostgreSQL and Redis (Debian) and s3rver (npm, into .services/) for the shared-backend
 # tests; they start their own on loopback and skip, saying why, where these cannot be installed.
+# haproxy (Debian's): the rolling-restart test runs deploy/haproxy.cfg in front of two servers.
 # iproute2 (ip netns, ss): the two-host Ray tests (tests/test_ray_multinode.py, as root).
 services:
 	@{ command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
 	  || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; } \
 	  || echo "postgresql/redis-server are not installed: their tests will skip"
+	@{ command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; } || { command -v apt-get \
+	  >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq haproxy >/dev/null; } \
+	  || echo "haproxy is not installed: the rolling-restart test will skip"
 	@{ command -v ip >/dev/null && command -v ss >/dev/null; } || { command -v apt-get \
 	  >/dev/null && [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	  iproute2 >/dev/null; } || echo "iproute2 is not installed: the two-host Ray tests will skip"

@@ -23,7 +23,8 @@ MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 80
 # Lowest first. A module may import its own layer and those below; an entry names a module
 # and, but for the package itself, everything under it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "settings", "presets", "job", "png", "metrics", "imageops", "output")),
+    ("base", ("errors", "settings", "presets", "options", "job", "png", "metrics", "imageops",
+              "output")),
     ("engine", ("engine",)),
     ("remover", ("remover",)),
     ("video", ("video", "")),  # "": humancut/__init__.py, the library's front door

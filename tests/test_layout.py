@@ -72,3 +72,19 @@ def test_each_check_finds_its_problem(layout, tmp_path):
         "function over 80 lines: humancut/engine.py:1 long (81)",
         "module over 400 lines: humancut/gadget.py (401)"]
     assert layout.main([str(pkg)]) == 1
+
+
+def test_job_and_output_share_the_options_type_from_below(layout):
+    """job.py carries an Output that output.py applies: the type lives in options.py, below
+    both, so job.py imports nothing of output.py, not even for its annotations."""
+    import typing
+
+    from humancut import job, options, output
+
+    edges = layout.graph()
+    assert edges["humancut.job"] == {"humancut.options"}
+    assert "humancut.job" in edges["humancut.output"]
+    assert "TYPE_CHECKING" not in Path(job.__file__).read_text()
+    assert typing.get_type_hints(job.Job)["options"] == options.Output | None
+    assert output.Output is options.Output
+    assert layout.layer_of("humancut.options") == layout.layer_of("humancut.job") == 0

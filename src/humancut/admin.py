@@ -1,6 +1,7 @@
 """The operator's actions on keys, shared by the admin API (api/admin.py) and the CLI
-(cli/admin.py): each change is made in the key store, written to its audit table and logged
-as one line. Errors carry the HTTP status the API answers with."""
+(cli/admin.py, cli/serve.py's `keys`): each change is made in the key store and written to
+its audit table in one transaction (both or neither), then logged as one line. Errors carry
+the HTTP status the API answers with."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .store.keys import CHANGEABLE, Conflict, Usage
 DEFAULT_DAYS = 30
 MAX_DAYS = 366  # the longest usage span one request may ask for
 CLI_ACTOR = "cli"  # the audit's token column for changes made with the CLI on the machine
+SERVER_ACTOR = "server"  # ... and for those the server makes itself (the trial page's key)
 
 log = logging.getLogger("humancut.admin")
 
@@ -46,9 +48,14 @@ def usage_json(u: Usage) -> dict[str, Any]:
             "video_seconds": round(u.video_seconds, 3)}
 
 
-def _changed(store: KeyStore, actor: str, action: str, key_id: str,
+def _audited(store: KeyStore, actor: str, action: str, key_id: str,
              fields: dict[str, Any]) -> None:
+    """Write the audit entry (inside the change's transaction: both or neither), then the
+    log line once the transaction is committed (_logged)."""
     store.audit(action, key_id, fields, actor)
+
+
+def _logged(actor: str, action: str, key_id: str, fields: dict[str, Any]) -> None:
     log.info(json.dumps({"event": "admin", "action": action, "key_id": key_id,
                          "fields": fields, "token": actor}, sort_keys=True))
 
@@ -76,20 +83,25 @@ def get_key(store: KeyStore, key_id: str) -> ApiKey:
 def create_key(store: KeyStore, actor: str, *, name: str = "", credits: int | None = None,
                rate_per_minute: int | None = None,
                max_in_flight: int | None = None) -> tuple[ApiKey, str]:
-    key, secret = _checked(store.create, name, credits, rate_per_minute=rate_per_minute,
-                           max_in_flight=max_in_flight)
-    _changed(store, actor, "create", key.id, {"name": name, "credits": credits,
-                                             "rate_per_minute": rate_per_minute,
-                                             "max_in_flight": max_in_flight})
+    fields = {"name": name, "credits": credits, "rate_per_minute": rate_per_minute,
+              "max_in_flight": max_in_flight}
+    with store.atomic():
+        key, secret = _checked(store.create, name, credits, rate_per_minute=rate_per_minute,
+                               max_in_flight=max_in_flight)
+        _audited(store, actor, "create", key.id, fields)
+    _logged(actor, "create", key.id, fields)
     return key, secret
 
 
 def update_key(store: KeyStore, actor: str, key_id: str, changes: dict[str, Any]) -> ApiKey:
-    before = get_key(store, key_id)
-    key = _found(_checked(store.update, key_id, **changes), key_id)
-    fields = {k: v for k, v in changes.items() if getattr(before, k) != v}
+    with store.atomic():
+        before = get_key(store, key_id)
+        key = _found(_checked(store.update, key_id, **changes), key_id)
+        fields = {k: v for k, v in changes.items() if getattr(before, k) != v}
+        if fields:
+            _audited(store, actor, "update", key_id, fields)
     if fields:
-        _changed(store, actor, "update", key_id, fields)
+        _logged(actor, "update", key_id, fields)
     return key
 
 
@@ -97,14 +109,16 @@ def change_credits(store: KeyStore, actor: str, key_id: str, *, add: int | None 
                    set_to: int | None = None, unlimited: bool = False) -> ApiKey:
     """Add `add` (atomic with calls in flight), or set the balance to `set_to`, or make the
     key unlimited."""
-    if add is not None:
-        key = _found(_checked(store.add_credits, key_id, add), key_id)
-        fields: dict[str, Any] = {"add": add, "credits": key.credits}
-    else:
-        value = None if unlimited else set_to
-        key = _found(_checked(store.set_credits, key_id, value), key_id)
-        fields = {"set": value, "credits": key.credits}
-    _changed(store, actor, "credits", key_id, fields)
+    with store.atomic():
+        if add is not None:
+            key = _found(_checked(store.add_credits, key_id, add), key_id)
+            fields: dict[str, Any] = {"add": add, "credits": key.credits}
+        else:
+            value = None if unlimited else set_to
+            key = _found(_checked(store.set_credits, key_id, value), key_id)
+            fields = {"set": value, "credits": key.credits}
+        _audited(store, actor, "credits", key_id, fields)
+    _logged(actor, "credits", key_id, fields)
     return key
 
 

@@ -4,10 +4,8 @@ pipeline, the runners and the API, which all share them. Picklable (Ray sends th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # only an annotation here; output.py builds Cuts, so it imports this module
-    from .output import Output
+from .options import Output
 
 
 @dataclass

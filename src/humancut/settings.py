@@ -164,6 +164,10 @@ class Settings:
     queue_size: Size = 16  # images waiting for a worker before 503
     request_timeout: Seconds = 60.0  # seconds one image may take
     upload_timeout: Seconds = 30.0  # seconds the whole request body may take to arrive
+    # rolling restarts (docs/deploy.md#rolling-restarts): after SIGTERM, /readyz answers 503
+    # at once and calls are still taken for this many seconds, so a load balancer's health
+    # check takes the server out before its listener closes; 0 = close it at once
+    drain_seconds: Amount = 0.0
     rate_per_minute: Size = 600  # per key, unless the key sets its own; 0 = unlimited
     max_in_flight: Size = 8  # requests of one key in progress at once; 0 = unlimited
     cors_origins: str = ""  # comma-separated origins allowed to call the API; empty = CORS off
@@ -325,7 +329,7 @@ def bounds(name: str) -> Range | None:
 
 # HUMANCUT_* variables that are not settings: the samples', the tests' and the bench's
 OTHER_VARIABLES = ("HUMANCUT_URL", "HUMANCUT_KEY", "HUMANCUT_EVAL_DIR", "HUMANCUT_LOAD_REQUESTS",
-                   "HUMANCUT_CHROMIUM")
+                   "HUMANCUT_CHROMIUM", "HUMANCUT_ROLLING_SECONDS")
 
 
 def unknown_variables(env: Mapping[str, str] | None = None) -> list[str]:

@@ -248,4 +248,7 @@ def test_flowbench_measures_both_backends(postgres, redis_server, moto) -> None:
     report = flowbench.run(shared, requests=5)
     assert set(report) == {"SQLite + memory + files", "PostgreSQL + Redis + S3"}
     assert all(r["requests"] == 5 and 0 < r["p50"] <= r["p95"] for r in report.values())
-    assert flowbench.render(report).startswith("| backends | p50 ms | p95 ms |")
+    table = flowbench.render(report)
+    assert table.startswith("| backends | p50 ms | p95 ms |")
+    more = report["PostgreSQL + Redis + S3"]["p50"] - report["SQLite + memory + files"]["p50"]
+    assert table.splitlines()[-1].startswith(f"| shared over embedded | {more:+.1f} | ")

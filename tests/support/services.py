@@ -1,7 +1,8 @@
 """Real backing services for the shared-backend tests, each on a free loopback port in its own
 temporary directory, stopped afterwards: PostgreSQL (Debian's initdb + pg_ctl, as the
 `postgres` user when we are root), Redis (redis-server), moto_server (the S3 protocol) and
-s3rver (npm; the one that refuses expired presigned URLs).
+s3rver (npm; the one that refuses expired presigned URLs), and haproxy (Debian's) run on
+deploy/haproxy.cfg as shipped.
 
 `missing()` says why a service cannot run here (the tests skip with that reason)."""
 
@@ -47,6 +48,8 @@ def missing(service: str) -> str | None:
         return "redis-server is not installed (Debian package redis-server; `make test` does)"
     if service == "moto" and not _moto_server():
         return "moto_server is not installed (pip install 'moto[server]', in the test extra)"
+    if service == "haproxy" and not _haproxy():
+        return "haproxy is not installed (Debian package haproxy; `make test` does)"
     if service == "s3rver" and not (S3RVER.exists() and shutil.which("node")):
         return "s3rver is not installed (`make test` runs npm install into .services/)"
     return None
@@ -55,6 +58,11 @@ def missing(service: str) -> str | None:
 def _moto_server() -> str | None:
     beside = Path(sys.executable).parent / "moto_server"
     return str(beside) if beside.exists() else shutil.which("moto_server")
+
+
+def _haproxy() -> str | None:
+    return shutil.which("haproxy") or next(
+        (p for p in ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy") if os.path.exists(p)), None)
 
 
 def _wait_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 30):
@@ -127,6 +135,7 @@ class Process:
         self.dir = Path(tempfile.mkdtemp(prefix=f"humancut-{name}-"))
         self.log = self.dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.extra_env: dict[str, str] = {}
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -134,7 +143,8 @@ class Process:
     def start(self) -> Process:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                            cwd=self.dir, env={**os.environ, **AWS_ENV})
+                                            cwd=self.dir,
+                                            env={**os.environ, **AWS_ENV, **self.extra_env})
         _wait_port(self.port, self.process, self.log)
         return self
 
@@ -200,3 +210,45 @@ def s3_client(endpoint: str):  # noqa: ANN201 - boto3's client type is generated
     return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=AWS_ENV[
         "AWS_ACCESS_KEY_ID"], aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"],
         region_name="us-east-1")
+
+
+class Haproxy(Process):
+    """deploy/haproxy.cfg as shipped, its addresses given by the variables it reads: the
+    frontend on a free loopback port, `replicas` (name -> port) as its servers a and b, the
+    runtime API on a socket in its folder (`stat()` reads it)."""
+
+    CONFIG = ROOT / "deploy" / "haproxy.cfg"
+
+    def __init__(self, replicas: dict[str, int]) -> None:
+        super().__init__("haproxy")
+        self.socket = self.dir / "admin.sock"
+        self.extra_env = {"LB_BIND": f"{HOST}:{self.port}", "STATS_SOCKET": str(self.socket),
+                          **{f"REPLICA_{name.upper()}": f"{HOST}:{port}"
+                             for name, port in replicas.items()}}
+
+    def command(self) -> list[str]:
+        return [_haproxy() or "haproxy", "-db", "-f", str(self.CONFIG)]
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def ask(self, command: str) -> str:
+        """One command to the runtime API (`show stat`, `show servers state`...)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(str(self.socket))
+            sock.sendall(command.encode() + b"\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+    def stat(self) -> dict[str, dict[str, str]]:
+        """The backend's servers (a, b) and the backend itself (BACKEND): `show stat`'s
+        columns by name (status UP/DOWN, stot calls sent, wretr retries, wredis
+        redispatches, ...)."""
+        lines = [line for line in self.ask("show stat").splitlines() if line]
+        head = lines[0].lstrip("# ").split(",")
+        rows = [dict(zip(head, line.split(","), strict=False)) for line in lines[1:]]
+        return {r["svname"]: r for r in rows if r["pxname"] == "replicas"}

@@ -1,7 +1,8 @@
 """The operator's console under /admin (docs/admin.md): a JSON API for keys, credits, usage and
 the audit trail, and the page that drives it. Off (every /admin path 404) unless an admin
 token is configured; never in the OpenAPI docs; no CORS, and cross-origin requests refused;
-the token is checked in constant time, with a lockout after repeated failures."""
+the token is checked in constant time, with a lockout after repeated failures (counted by
+every server process when the limits are in Redis)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import admin
 from ..admin import AdminError, key_json, usage_json
 from ..errors import HumancutError
-from ..store import KeyStore
+from ..store import KeyStore, Limiter
 from .family import Family
 from .pages import PAGE_HEADERS, STATIC
 from .service import service_of
@@ -35,12 +36,25 @@ router = APIRouter(include_in_schema=False)
 
 
 class Guard:
-    """The configured token and the failures per client address (this process's)."""
+    """The configured token and the failures per client address: counted by every process
+    when the limiter is shared (Redis), else in this one's memory."""
 
-    def __init__(self, token: str):
+    def __init__(self, token: str, limiter: Limiter | None = None):
         self._digest = hashlib.sha256(token.encode()).digest()
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        self.limiter = limiter
+
+    async def wait(self, client: str) -> int:
+        """Seconds until `client` may try again; 0 when it may now."""
+        shared = None if self.limiter is None else \
+            await self.limiter.failure_wait(f"admin:{client}", MAX_FAILURES, WINDOW)
+        return self.retry_after(client) if shared is None else shared
+
+    async def failed(self, client: str) -> None:
+        if self.limiter is None or \
+                not await self.limiter.count_failure(f"admin:{client}", WINDOW):
+            self.fail(client)
 
     def matches(self, offered: str) -> bool:
         # Digests of equal length: the comparison takes the same time whatever is offered.
@@ -116,11 +130,11 @@ def _enabled(request: Request) -> Guard:
     return guard
 
 
-def authorize(request: Request) -> str:
+async def authorize(request: Request) -> str:
     """The fingerprint of the valid token the request carries; AdminError otherwise."""
     guard = _enabled(request)
     client = request.client.host if request.client else ""
-    wait = guard.retry_after(client)
+    wait = await guard.wait(client)
     if wait:
         raise AdminError(429, "too_many_failures",
                          f"Too many wrong admin tokens from {client}; try again in {wait} s.",
@@ -129,7 +143,7 @@ def authorize(request: Request) -> str:
     token = token.strip()
     bearer = scheme.lower() == "bearer" and bool(token)
     if not bearer or not guard.matches(token):
-        guard.fail(client)
+        await guard.failed(client)
         raise AdminError(401, "unauthorized", "The admin token is wrong." if bearer else
                          "Send the admin token as `Authorization: Bearer <token>`.",
                          {"WWW-Authenticate": "Bearer"})
@@ -204,7 +218,7 @@ async def asset(request: Request, name: str) -> Response:
 
 @router.post(PREFIX + "/v1/keys")
 async def create_key(request: Request) -> JSONResponse:
-    actor = authorize(request)
+    actor = await authorize(request)
     data = await _body(request, ("name", "credits", "rate_per_minute", "max_in_flight"))
     key, secret = await run_in_threadpool(
         admin.create_key, _store(request), actor, name=_name(data),
@@ -216,21 +230,21 @@ async def create_key(request: Request) -> JSONResponse:
 
 @router.get(PREFIX + "/v1/keys")
 async def list_keys(request: Request) -> JSONResponse:
-    authorize(request)
+    await authorize(request)
     keys = await run_in_threadpool(_store(request).list)
     return _ok({"keys": [key_json(k) for k in keys]})
 
 
 @router.get(PREFIX + "/v1/keys/{key_id}")
 async def get_key(request: Request, key_id: str) -> JSONResponse:
-    authorize(request)
+    await authorize(request)
     return _ok({"key": key_json(await run_in_threadpool(admin.get_key, _store(request),
                                                         key_id))})
 
 
 @router.patch(PREFIX + "/v1/keys/{key_id}")
 async def update_key(request: Request, key_id: str) -> JSONResponse:
-    actor = authorize(request)
+    actor = await authorize(request)
     data = await _body(request, admin.CHANGEABLE)
     changes: dict[str, Any] = {}
     if "name" in data:
@@ -249,7 +263,7 @@ async def update_key(request: Request, key_id: str) -> JSONResponse:
 
 @router.post(PREFIX + "/v1/keys/{key_id}/credits")
 async def credits(request: Request, key_id: str) -> JSONResponse:
-    actor = authorize(request)
+    actor = await authorize(request)
     data = await _body(request, ("add", "set"))
     if len(data) != 1:
         raise AdminError(400, "invalid_parameter",
@@ -269,7 +283,7 @@ async def credits(request: Request, key_id: str) -> JSONResponse:
 
 @router.get(PREFIX + "/v1/usage")
 async def usage(request: Request) -> JSONResponse:
-    authorize(request)
+    await authorize(request)
     q = request.query_params
     first, last = admin.day_span(q.get("from"), q.get("to"))
     rows = await run_in_threadpool(admin.usage, _store(request), first, last, q.get("key"))
@@ -278,7 +292,7 @@ async def usage(request: Request) -> JSONResponse:
 
 @router.get(PREFIX + "/v1/audit")
 async def audit(request: Request) -> JSONResponse:
-    authorize(request)
+    await authorize(request)
     raw = request.query_params.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise AdminError(400, "invalid_parameter", "limit must be 1 to 1000.")

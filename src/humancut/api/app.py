@@ -23,7 +23,7 @@ from .. import __version__
 from ..admin import AdminError
 from ..errors import ConfigError, HumancutError
 from ..runner import Runner, create_runner
-from ..settings import Settings
+from ..settings import Settings, unknown_variables
 from ..store import Backends, ResultStore, open_backends
 from . import admin, ailab, pages, removebg, results, video
 from .family import Family
@@ -58,6 +58,10 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # In the server's log too (the CLI prints them on stderr): a mistyped variable is
+        # seen where the logs are collected, and with `serve deploy`, which has no CLI.
+        for warning in unknown_variables():
+            log.warning(json.dumps({"event": "unknown_variable", "warning": warning}))
         await runner.start()
         if settings.trial_key:
             app.state.trial_secret = await run_in_threadpool(pages.new_trial_key,
@@ -73,7 +77,8 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     app = FastAPI(title="humancut", version=__version__, lifespan=lifespan,
                   description=pages.describe(ailab.ROUTE))
     app.state.service, app.state.trial_secret, app.state.video = service, None, worker
-    app.state.admin = admin.Guard(admin_token) if admin_token else None
+    app.state.draining = False  # set on SIGTERM by `serve` (cli/serve.py): /readyz answers 503
+    app.state.admin = admin.Guard(admin_token, backends.limiter) if admin_token else None
     if settings.cors_origins:
         app.add_middleware(CorsExceptAdmin,  # type: ignore[arg-type]  # a class, as Starlette's own
                            allow_methods=["GET", "POST"],

@@ -32,6 +32,8 @@ async def ids_and_log(request: Request,
     response.headers.setdefault("X-Request-Id", request.state.request_id)
     response.headers.setdefault("X-Log-Id", request.state.log_id)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.app.state.draining:  # stopping: the client's next call goes elsewhere
+        response.headers["Connection"] = "close"
     line = {"request_id": request.state.request_id, "log_id": request.state.log_id,
             "method": request.method, "path": loggable_path(request.url.path),
             "status": response.status_code,

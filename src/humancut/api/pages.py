@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from .. import admin
 from ..errors import HumancutError
 from ..settings import Settings
 from ..store import KeyStore
@@ -51,20 +52,24 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Ready: the model is loaded")
+@router.get("/readyz", summary="Ready: the model is loaded and the server is not stopping")
 async def readyz(request: Request) -> JSONResponse:
+    if request.app.state.draining:  # SIGTERM: the load balancer should stop sending calls
+        raise HumancutError("busy", "The server is stopping.")
     if not service_of(request).runner.ready:
         raise HumancutError("busy", "The model is still loading.")
     return JSONResponse({"status": "ready"})
 
 
 def new_trial_key(keys: KeyStore, settings: Settings) -> str:
-    """A fresh demo key for this run; the previous runs' ones are revoked."""
+    """A fresh demo key for this run; the previous runs' ones are revoked (both audited, as
+    the server's own changes)."""
     for old in keys.list():
         if old.name == TRIAL_NAME and old.status != "revoked":
-            keys.set_status(old.id, "revoked")
-    _, secret = keys.create(TRIAL_NAME, rate_per_minute=settings.trial_rate_per_minute,
-                            max_in_flight=1)
+            admin.update_key(keys, admin.SERVER_ACTOR, old.id, {"status": "revoked"})
+    _, secret = admin.create_key(keys, admin.SERVER_ACTOR, name=TRIAL_NAME,
+                                 rate_per_minute=settings.trial_rate_per_minute,
+                                 max_in_flight=1)
     return secret
 
 

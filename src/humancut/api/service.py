@@ -1,8 +1,9 @@
-"""The one request flow every route family calls: authenticate, per-key limits, read the
-request, reserve a credit, run the cut, store the result; refund on any failure."""
+"""The one request flow every route family calls: authenticate and reserve a credit, per-key
+limits, read the request, run the cut, store the result; refund on any failure."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -66,9 +67,19 @@ class CutService:
                            count: bool = False) -> ApiKey:
         """The active key `secret` belongs to; `count`: a refused known key's call goes
         into its usage (the operator sees revoked and disabled keys still being used)."""
+        return (await self._accept(secret, header, count=count, charge=False))[0]
+
+    async def _accept(self, secret: str | None, header: str, *, count: bool,
+                      charge: bool) -> tuple[ApiKey, bool]:
+        """authenticate; `charge`: also take a credit in the same round trip (whether one
+        was taken is the second value; never for a key refused here)."""
         if not secret:
             raise HumancutError("missing_parameter", f"The `{header}` header is missing.")
-        key = await run_in_threadpool(self.keys.authenticate, secret.strip())
+        if charge:
+            key, charged = await run_in_threadpool(self.keys.authenticate_and_reserve,
+                                                   secret.strip())
+        else:
+            key, charged = await run_in_threadpool(self.keys.authenticate, secret.strip()), False
         if key is None or key.status == "revoked":
             if key is not None and count:
                 await self.record(key, "unknown_key")
@@ -77,7 +88,7 @@ class CutService:
             if count:
                 await self.record(key, "key_disabled")
             raise HumancutError("key_disabled", "This API key is disabled by the operator.")
-        return key
+        return key, charged
 
     async def record(self, key: ApiKey, outcome: str, credits: int = 0) -> None:
         """Count the call in the key's usage. Never fails the call: a store that cannot be
@@ -110,64 +121,65 @@ class CutService:
 
     async def _handle(self, call: Call, read: Callable[[], Awaitable[Job]], *,
                       store: bool) -> Done:
-        key = await self.authenticate(call.secret, call.header, count=True)
+        # The credit is taken with the key's check (one round trip to a shared store) and
+        # given back when the call is then refused or fails (no_credits is still answered
+        # after the request is read, so a bad request says what is wrong with it first).
+        key, charged = await self._accept(call.secret, call.header, count=True, charge=True)
         call.log["key_id"] = key.id
         try:
-            done = await self._admitted(call, key, read, store=store)
+            return await self._admitted(call, key, charged, read, store=store)
         except HumancutError as exc:
             await self.record(key, exc.code)
             raise
         except Exception:
             await self.record(key, "processing_failed")
             raise
-        await self.record(key, OK, 1)
-        return done
 
-    async def _admitted(self, call: Call, key: ApiKey,
+    async def _admitted(self, call: Call, key: ApiKey, charged: bool,
                         read: Callable[[], Awaitable[Job]], *, store: bool) -> Done:
         s = self.settings
-        admission = await self.limiter.acquire(
-            key.id, s.rate_per_minute if key.rate_per_minute is None else key.rate_per_minute,
-            s.max_in_flight if key.max_in_flight is None else key.max_in_flight)
+        try:
+            admission = await self.limiter.acquire(
+                key.id, s.rate_per_minute if key.rate_per_minute is None else key.rate_per_minute,
+                s.max_in_flight if key.max_in_flight is None else key.max_in_flight)
+        except BaseException:
+            await self._refund_if(charged, key)
+            raise
         try:
             job = await read()
             call.log["in_bytes"] = len(job.data)
-            done = Done(key, await self._charged(key, job), admission.headers)
+            if not charged:
+                raise HumancutError("no_credits", "This API key has no credits left.")
+            done = Done(key, await self.runner.cut(job), admission.headers)
             if store:
-                done.stored, done.url = await self._store(call, key, done.cut)
-        except HumancutError as exc:
-            exc.headers = {**admission.headers, **exc.headers}
+                done.stored, done.url = await self._store(call, done.cut)
+        except BaseException as exc:
+            if isinstance(exc, HumancutError):
+                exc.headers = {**admission.headers, **exc.headers}
+            await asyncio.gather(self.limiter.release(key.id, admission),
+                                 self._refund_if(charged, key))
             raise
-        finally:
-            await self.limiter.release(key.id, admission)
+        # Independent round trips (Redis, the key store), so at once.
+        await asyncio.gather(self.limiter.release(key.id, admission), self.record(key, OK, 1))
         call.log.update(outcome="ok", out_bytes=len(done.cut.data),
                         out_size=f"{done.cut.width}x{done.cut.height}",
                         **{k: round(v, 1) for k, v in done.cut.timings.items()})
         return done
 
-    async def _charged(self, key: ApiKey, job: Job) -> Cut:
-        if not await run_in_threadpool(self.keys.reserve_credit, key.id):
-            raise HumancutError("no_credits", "This API key has no credits left.")
-        try:
-            return await self.runner.cut(job)
-        except BaseException:
-            await self.refund(key)
-            raise
-
-    async def _store(self, call: Call, key: ApiKey, cut: Cut) -> tuple[Stored, str]:
+    async def _store(self, call: Call, cut: Cut) -> tuple[Stored, str]:
         try:
             stored = await run_in_threadpool(self.results.put, cut.data, cut.content_type,
                                              self.settings.result_ttl)
         except Exception as exc:  # e.g. the data dir is full or read-only, S3 unreachable
-            await self.refund(key)
             log.error(json.dumps({"event": "store_failed", "log_id": call.log_id,
                                   "error": f"{type(exc).__name__}: {exc}"}))
             raise HumancutError("processing_failed",
                                 "The result could not be stored; try again later.") from None
-        except BaseException:
-            await self.refund(key)
-            raise
         return stored, self.results.url(stored, call.base_url + RESULTS)
+
+    async def _refund_if(self, charged: bool, key: ApiKey) -> None:
+        if charged:
+            await self.refund(key)
 
     async def refund(self, key: ApiKey) -> None:
         await run_in_threadpool(self.keys.refund_credit, key.id)

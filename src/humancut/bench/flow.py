@@ -1,7 +1,8 @@
 """The request flow's own cost, model excluded: p50/p95 ms of a call through the real app
 (authenticate, limits, upload, credit, store, result URL) with a runner that returns a fixed
 small cut, for the embedded backends (SQLite + memory + files) and, when given, shared ones
-(PostgreSQL + Redis + S3).
+(PostgreSQL + Redis + S3), and what the shared ones add. Both servers run at once and take
+their calls in turn, so a loaded machine weighs on both alike.
 
     humancut bench --flow --keys-url postgresql://... --limits-url redis://... \\
         --results-url s3://bucket/bench --s3-endpoint-url http://127.0.0.1:9000
@@ -9,6 +10,7 @@ small cut, for the embedded backends (SQLite + memory + files) and, when given, 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import statistics
@@ -45,50 +47,79 @@ def _image(fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def measure(settings: Settings, requests: int = 200, warmup: int = 20) -> dict[str, float]:
-    """p50 and p95 ms of `requests` sequential calls to a server on a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    settings = settings.replace(rate_per_minute=0, max_in_flight=8, sweep_interval=3600)
-    secret = open_keys(settings).create("flowbench")[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, runner=FixedRunner()),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    times: list[float] = []
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(300):  # up to 30 s for start-up
-                if server.started:
-                    break
-                time.sleep(0.1)
-            photo = _image("JPEG")
-            for i in range(warmup + requests):
-                started = time.perf_counter()
-                r = client.post(ROUTE, headers={"ailabapi-api-key": secret},
-                                files={"image": ("p.jpg", photo, "image/jpeg")})
-                if r.status_code != 200:
-                    raise RuntimeError(f"flowbench call failed: {r.status_code} {r.text[:300]}")
-                if i >= warmup:
-                    times.append((time.perf_counter() - started) * 1000)
-    finally:
-        server.should_exit = True
-        thread.join(30)
-    q = statistics.quantiles(times, n=100)
-    return {"p50": statistics.median(times), "p95": q[94], "requests": len(times)}
+class FlowServer:
+    """The real app with a FixedRunner on a free loopback port, in a thread, and a key."""
+
+    def __init__(self, settings: Settings):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        settings = settings.replace(rate_per_minute=0, max_in_flight=8, sweep_interval=3600)
+        self.secret = open_keys(settings).create("flowbench")[1]
+        self.server = uvicorn.Server(uvicorn.Config(
+            create_app(settings, runner=FixedRunner()), host="127.0.0.1", port=self.port,
+            log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.times: list[float] = []
+
+    def __enter__(self) -> FlowServer:
+        self.thread.start()
+        for _ in range(300):  # up to 30 s for start-up
+            if self.server.started:
+                break
+            time.sleep(0.1)
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(30)
+
+    def call(self, photo: bytes, keep: bool) -> None:
+        started = time.perf_counter()
+        r = self.client.post(ROUTE, headers={"ailabapi-api-key": self.secret},
+                             files={"image": ("p.jpg", photo, "image/jpeg")})
+        if r.status_code != 200:
+            raise RuntimeError(f"flowbench call failed: {r.status_code} {r.text[:300]}")
+        if keep:
+            self.times.append((time.perf_counter() - started) * 1000)
+
+
+def measure(configs: dict[str, Settings], requests: int = 200,
+            warmup: int = 20) -> dict[str, dict[str, float]]:
+    """p50 and p95 ms of `requests` sequential calls to each server, the servers' calls
+    taken in turn (the order flipped every round) so that each sees the same load on the
+    machine, which a measurement of one after the other does not."""
+    with contextlib.ExitStack() as stack:
+        servers = {name: stack.enter_context(FlowServer(s)) for name, s in configs.items()}
+        order, photo = list(servers.values()), _image("JPEG")
+        for i in range(warmup + requests):
+            for server in order if i % 2 else reversed(order):
+                server.call(photo, keep=i >= warmup)
+    report = {}
+    for name, server in servers.items():
+        q = statistics.quantiles(server.times, n=100)
+        report[name] = {"p50": statistics.median(server.times), "p95": q[94],
+                        "requests": len(server.times)}
+    return report
+
+
+EMBEDDED, SHARED = "SQLite + memory + files", "PostgreSQL + Redis + S3"
 
 
 def run(shared: Settings | None = None, requests: int = 200) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="humancut-flowbench-") as tmp:
-        report = {"SQLite + memory + files": measure(Settings(data_dir=Path(tmp)), requests)}
+        configs = {EMBEDDED: Settings(data_dir=Path(tmp) / "embedded")}
         if shared is not None:
-            report["PostgreSQL + Redis + S3"] = measure(shared.replace(data_dir=Path(tmp)),
-                                                        requests)
-    return report
+            configs[SHARED] = shared.replace(data_dir=Path(tmp) / "shared")
+        return measure(configs, requests)
 
 
 def render(report: dict[str, dict[str, float]]) -> str:
     lines = ["| backends | p50 ms | p95 ms |", "|---|---|---|"]
     lines += [f"| {name} | {r['p50']:.1f} | {r['p95']:.1f} |" for name, r in report.items()]
+    if EMBEDDED in report and SHARED in report:
+        more = {q: report[SHARED][q] - report[EMBEDDED][q] for q in ("p50", "p95")}
+        lines.append(f"| shared over embedded | {more['p50']:+.1f} | {more['p95']:+.1f} |")
     return "\n".join(lines)

@@ -33,11 +33,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from ..api import create_app
     from ..store import backend_url, redact
+    from .drain import DrainingServer
 
     settings = settings_from(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
     if args.ray:
         need_extra("ray", "serve --ray")
+        # Serve's HTTP proxy binds on the head node, later, and a taken port would only
+        # show in its log: when the head is this machine, a taken port is told now, once,
+        # as without --ray.
+        if _local(settings.ray_address):
+            taken = _bound_or_told(settings)
+            if taken is None:
+                return 4
+            taken.close()
         from ..raycluster import connect
 
         connect(settings)  # first: it sets the environment Ray reads at import
@@ -45,14 +54,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         return serve_forever(settings)
     app = create_app(settings)  # a backend that cannot be opened stops it here (exit 6)
-    try:  # bound before "serving on" is said: a taken port is reported once, plainly
-        sock = _bind(settings.host, settings.port)
-    except OSError as exc:
-        why = "the port is in use (another server?)" if exc.errno == errno.EADDRINUSE \
-            else exc.strerror
-        print(f"humancut: cannot serve on {settings.host}:{settings.port}: {why}; choose "
-              "another with --port / HUMANCUT_PORT (or --host / HUMANCUT_HOST)",
-              file=sys.stderr)
+    # bound before "serving on" is said: a taken port is reported once, plainly
+    sock = _bound_or_told(settings)
+    if sock is None:
         return 4
     with sock:
         where = ", ".join(redact(backend_url(settings, s))
@@ -68,12 +72,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
             signal.signal(sig, _exit_cleanly)
         config = uvicorn.Config(app, host=settings.host, port=port, log_level="warning",
                                 timeout_keep_alive=5)
-        uvicorn.Server(config).run(sockets=[sock])
+        DrainingServer(config, app.state, settings.drain_seconds).run(sockets=[sock])
     return 0
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+def _bound_or_told(settings: Settings) -> socket.socket | None:
+    """The listening socket, or None once the reason it cannot be had is printed."""
+    try:
+        return _bind(settings.host, settings.port)
+    except OSError as exc:
+        why = "the port is in use (another server?)" if exc.errno == errno.EADDRINUSE \
+            else exc.strerror
+        print(f"humancut: cannot serve on {settings.host}:{settings.port}: {why}; choose "
+              "another with --port / HUMANCUT_PORT (or --host / HUMANCUT_HOST)",
+              file=sys.stderr)
+        return None
+
+
+def _local(ray_address: str) -> bool:
+    """Whether the Ray head `ray_address` names is this machine (a Ray started here, `auto`,
+    or an address of this machine's: one it can bind)."""
+    if ray_address in ("", "auto", "local"):
+        return True
+    host = ray_address.removeprefix("ray://").rsplit(":", 1)[0].strip("[]")
+    try:
+        family, *_, address = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind(address)
+        return True
+    except OSError:
+        return False
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -92,9 +124,11 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def cmd_keys_copy(args: argparse.Namespace) -> int:
     """Keys, hashes, statuses, balances and limits from one store to another (e.g. SQLite ->
-    PostgreSQL). The source wins on a second run; a key revoked in the target stays so."""
-    from ..store import open_keys
-    from ..store.keys import copy_keys
+    PostgreSQL), with their usage and the audit trail (store/copy.py). The source wins on a
+    second run; a key revoked in the target stays so."""
+    from ..admin import CLI_ACTOR
+    from ..store import open_keys, redact
+    from ..store.copy import copy_store
 
     if not (args.from_url and args.to_url):
         print("humancut: keys copy needs --from URL and --to URL", file=sys.stderr)
@@ -103,11 +137,12 @@ def cmd_keys_copy(args: argparse.Namespace) -> int:
     source = open_keys(settings.replace(keys_url=args.from_url))
     target = open_keys(settings.replace(keys_url=args.to_url))
     try:
-        added, updated = copy_keys(source, target)
+        done = copy_store(source, target, CLI_ACTOR, redact(args.from_url))
     finally:
         source.close()
         target.close()
-    print(f"copied keys: {added} added, {updated} updated (balances now as in the source)")
+    print(f"copied keys: {done.added} added, {done.updated} updated (balances now as in the "
+          f"source); usage: {done.usage} rows; audit: {done.audit} entries added")
     return 0
 
 
@@ -136,11 +171,16 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def _keys_action(store: Any, args: argparse.Namespace) -> int:
+    # Through the admin API's own functions (humancut.admin): every change is audited
+    # (token "cli") in the same transaction.
+    from .. import admin as actions
+
     if args.action == "credits":
         return admin.keys_credits(store, args)
     if args.action == "create":
-        key, secret = store.create(args.name or "", args.credits, rate_per_minute=args.rate,
-                                   max_in_flight=args.concurrency)
+        key, secret = actions.create_key(store, actions.CLI_ACTOR, name=args.name or "",
+                                         credits=args.credits, rate_per_minute=args.rate,
+                                         max_in_flight=args.concurrency)
         credits = "unlimited" if key.credits is None else key.credits
         print(f"created key {key.id} ({key.name or 'no name'}, credits: {credits}); "
               "it is shown only now:", file=sys.stderr)
@@ -158,14 +198,13 @@ def _keys_action(store: Any, args: argparse.Namespace) -> int:
         print(f"humancut: keys {args.action} needs a key id (see `humancut keys list`)",
               file=sys.stderr)
         return 2
-    found = store.get(args.id)
-    if found is None:
-        print(f"humancut: no key with id {args.id}", file=sys.stderr)
+    try:
+        actions.update_key(store, actions.CLI_ACTOR, args.id, {"status": status})
+    except actions.AdminError as exc:
+        message = {404: f"no key with id {args.id}",
+                   409: f"key {args.id} is revoked for good"}.get(exc.status, exc.message)
+        print(f"humancut: {message}", file=sys.stderr)
         return 1
-    if found.status == "revoked" and status != "revoked":
-        print(f"humancut: key {args.id} is revoked for good", file=sys.stderr)
-        return 1
-    store.set_status(args.id, status)
     print(f"key {args.id}: {status}")
     return 0
 

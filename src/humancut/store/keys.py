@@ -6,6 +6,7 @@ constant time. Credits are reserved before work and refunded on failure, atomica
 from __future__ import annotations
 
 import builtins  # KeyStore.list shadows the builtin in annotations
+import contextlib
 import hashlib
 import hmac
 import json
@@ -147,6 +148,13 @@ class KeyStore(ABC):
     def reserve_credit(self, key_id: str) -> bool:
         """Take one credit if the key has one (always True when unlimited)."""
 
+    def authenticate_and_reserve(self, secret: str) -> tuple[ApiKey | None, bool]:
+        """authenticate, then reserve_credit when the key is active: the key (as
+        authenticate reads it) and whether a credit was taken. A shared store does both in
+        one round trip."""
+        key = self.authenticate(secret)
+        return key, key is not None and key.status == "active" and self.reserve_credit(key.id)
+
     @abstractmethod
     def refund_credit(self, key_id: str) -> None:
         """Give back a credit taken by reserve_credit for a call that then failed."""
@@ -186,9 +194,26 @@ class KeyStore(ABC):
     def audit_log(self, key_id: str | None = None, limit: int = 100) -> builtins.list[AuditEntry]:
         """The newest entries first."""
 
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        """A transaction over this thread's calls to the store inside it: an operator's
+        change and its audit entry are written together or not at all."""
+        return contextlib.nullcontext()
+
     def export(self) -> Iterator[tuple[ApiKey, str]]:
-        """Every key with its stored hash, for `humancut keys copy`."""
+        """Every key with its stored hash, for `humancut keys copy` (store/copy.py)."""
         raise NotImplementedError(f"{type(self).__name__} cannot export keys")
+
+    def export_usage(self) -> builtins.list[tuple[Any, ...]]:
+        """Every usage row: (day, key_id, outcome, calls, credits, seconds of video)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot export usage")
+
+    def restore_usage(self, rows: builtins.list[tuple[Any, ...]]) -> None:
+        """Set these usage rows (the source's counts win)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot restore usage")
+
+    def restore_audit(self, entries: builtins.list[AuditEntry]) -> int:
+        """Add the entries not already here (oldest first); how many were added."""
+        raise NotImplementedError(f"{type(self).__name__} cannot restore an audit trail")
 
     def restore(self, key: ApiKey, secret_hash: str) -> None:
         """Insert or overwrite a key by id (see UPSERT)."""
@@ -291,6 +316,30 @@ class SQLKeyStore(KeyStore):
                    "VALUES ({p},{p},{p},{p},{p})",
                    (time.time(), action, key_id, json.dumps(dict(fields), sort_keys=True), token))
 
+    def export_usage(self) -> builtins.list[tuple[Any, ...]]:
+        rows = self._rows("SELECT day, key_id, outcome, calls, credits, seconds FROM key_usage "
+                          "ORDER BY day, key_id, outcome")
+        return [(r["day"], r["key_id"], r["outcome"], int(r["calls"]), int(r["credits"]),
+                 float(r["seconds"])) for r in rows]
+
+    def restore_usage(self, rows: builtins.list[tuple[Any, ...]]) -> None:
+        for row in rows:
+            self._rows("INSERT INTO key_usage (day, key_id, outcome, calls, credits, seconds) "
+                       "VALUES ({p},{p},{p},{p},{p},{p}) ON CONFLICT (day, key_id, outcome) DO "
+                       "UPDATE SET calls = excluded.calls, credits = excluded.credits, "
+                       "seconds = excluded.seconds", row)
+
+    def restore_audit(self, entries: builtins.list[AuditEntry]) -> int:
+        added = 0
+        for e in entries:
+            values = (e.at, e.action, e.key_id, json.dumps(e.fields, sort_keys=True), e.token)
+            added += len(self._rows(
+                "INSERT INTO admin_audit (at, action, key_id, fields, token) SELECT "
+                "{p},{p},{p},{p},{p} WHERE NOT EXISTS (SELECT 1 FROM admin_audit WHERE at = {p} "
+                "AND action = {p} AND key_id = {p} AND fields = {p} AND token = {p}) "
+                "RETURNING id", (*values, *values)))
+        return added
+
     def audit_log(self, key_id: str | None = None, limit: int = 100) -> builtins.list[AuditEntry]:
         where, params = ("WHERE key_id = {p} ", (key_id,)) if key_id else ("", ())
         rows = self._rows(f"SELECT * FROM admin_audit {where}ORDER BY id DESC LIMIT {{p}}",
@@ -339,14 +388,3 @@ def upsert_values(key: ApiKey, secret_hash: str) -> tuple[object, ...]:
                  max_in_flight=key.max_in_flight)
     return (key.id, key.name, secret_hash, key.status, key.credits, key.created_at,
             key.rate_per_minute, key.max_in_flight)
-
-
-def copy_keys(source: KeyStore, target: KeyStore) -> tuple[int, int]:
-    """Copy every key (hash, status, balance, limits) from source to target; (added, updated).
-    Idempotent: a second run overwrites balances with the source's again."""
-    added = updated = 0
-    for key, secret_hash in source.export():
-        existed = target.get(key.id) is not None
-        target.restore(key, secret_hash)
-        updated, added = updated + existed, added + (not existed)
-    return added, updated

@@ -66,5 +66,18 @@ class Limiter(ABC):
     @abstractmethod
     async def release(self, key_id: str, admission: Admission) -> None: ...
 
+    # Failures counted for every process that shares this limiter (the admin token's
+    # lockout, api/admin.py): None / False where it is this process's own memory, and the
+    # caller counts in its own.
+
+    async def failure_wait(self, name: str, limit: int, window: float) -> int | None:
+        """Seconds until `name` may try again, after `limit` failures in `window` seconds
+        (0: it may now); None when failures are not shared here."""
+        return None
+
+    async def count_failure(self, name: str, window: float) -> bool:
+        """Count one failure of `name` for `window` seconds; False when not shared here."""
+        return False
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -1,12 +1,19 @@
 """PostgreSQL keys (`postgresql://user[:password]@host:port/dbname`), shared by any number of
 server processes. psycopg 3 with a connection pool; each call takes a checked connection, so
 a restarted server is reconnected to without restarting humancut, and a call that cannot get
-one within `backend_timeout` answers `busy` (outage.py)."""
+one within `backend_timeout` answers `busy` (outage.py).
+
+A call costs two statements (docs/multi-process.md, "What it costs"): one checks the key and
+takes its credit, one counts its usage. The pool's check costs no round trip (`gone`),
+statements are prepared on first use, and the pool is sized to the workers (`pool_size`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import select
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -25,6 +32,7 @@ from .keys import (
     SQLKeyStore,
     check_limits,
     check_status,
+    hash_secret,
     key_from_row,
     key_id_of,
     matches,
@@ -32,7 +40,7 @@ from .keys import (
     upsert_values,
 )
 from .outage import unavailable
-from .tasks import TASK_MIGRATIONS, Rows, TaskStore
+from .tasks import TASK_MIGRATIONS, TaskStore
 
 # Migrations in order; the schema's version is how many have run. Never edit one: append.
 MIGRATIONS = [
@@ -51,8 +59,17 @@ MIGRATIONS = [
     AUDIT_INDEX,
     *TASK_MIGRATIONS,
 ]
+# The key by id and, when the secret's hash is its own and it is active with a credit left,
+# that credit taken: the conditions are on the UPDATE itself, so a concurrent change is
+# re-checked on the row's newest version (credits exact as with reserve_credit). The SELECT
+# sees the row as it was before the UPDATE, as authenticate reads it.
+AUTHENTICATE_AND_RESERVE = """
+WITH taken AS (
+    UPDATE keys SET credits = credits - 1
+    WHERE id = %s AND secret_sha256 = %s AND status = 'active' AND credits > 0
+    RETURNING id)
+SELECT keys.*, EXISTS (SELECT 1 FROM taken) AS taken FROM keys WHERE id = %s"""
 MIGRATION_LOCK = 0x68756D616E637574  # "humancut": servers starting at once migrate in turn
-POOL_SIZE = 10
 T = TypeVar("T")
 log = logging.getLogger("humancut.store")
 
@@ -73,29 +90,85 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
     return len(MIGRATIONS)
 
 
+def pool_size(workers: int) -> int:
+    """Connections kept open: a call holds one for a statement at a time, so about two per
+    worker (a call in the model, its neighbours being admitted or counted) covers the
+    server's own bound, and all are opened at start, none on a call's time."""
+    return min(32, max(4, 2 * workers + 2))
+
+
+def gone(conn: psycopg.Connection[Any]) -> bool:
+    """Whether a pooled connection is gone, without a round trip (psycopg_pool's own check
+    sends an empty query each time a connection is taken): an idle connection has nothing
+    to read, so one that has something (the server's "terminating connection" notice, or
+    its close) is gone. A server that vanished without a word is found by the statement
+    itself, which answers `busy`, and the pool discards that connection."""
+    return conn.closed or conn.broken or bool(select.select([conn.fileno()], [], [], 0)[0])
+
+
 class PostgresKeyStore(SQLKeyStore, TaskStore):
     _claim_lock = " FOR UPDATE SKIP LOCKED"  # two servers never take the same task
 
-    def __init__(self, url: str, timeout: float = 5.0):
+    def __init__(self, url: str, timeout: float = 5.0, size: int = 6):
         # A direct connection first: its error says why (wrong password, unknown host), where
         # a pool would only time out.
         with psycopg.connect(url, connect_timeout=max(1, round(timeout))) as conn:
             migrate(conn)
         self.pool = ConnectionPool(
-            url, min_size=1, max_size=POOL_SIZE, timeout=timeout, open=False,
-            check=ConnectionPool.check_connection, reconnect_timeout=max(60.0, timeout),
+            url, min_size=size, max_size=size, timeout=timeout, open=False, check=self._alive,
+            reconnect_timeout=max(60.0, timeout), configure=_prepare_at_once,
             kwargs={"autocommit": True, "row_factory": dict_row,
                     "connect_timeout": max(1, round(timeout))})
+        self._sweeping = threading.Lock()
+        self._local = threading.local()  # the connection atomic() holds, per thread
         self.pool.open(wait=True, timeout=timeout)
+
+    def _alive(self, conn: psycopg.Connection[Any]) -> None:
+        """The pool's check: a gone connection is replaced; and since one gone means the
+        server restarted, the others are looked at now, in the background, rather than
+        each on a call's time (with the pool's backoff between them)."""
+        if not gone(conn):
+            return
+        conn.close()  # so the pool discards it (psycopg has not read the news yet)
+        if self._sweeping.acquire(blocking=False):
+            threading.Thread(target=self._sweep, daemon=True).start()
+        raise psycopg.OperationalError("the server closed this idle connection")
+
+    def _sweep(self) -> None:
+        try:
+            self.pool.check()
+        except Exception:  # noqa: BLE001 - the pool closed meanwhile; calls find out
+            pass
+        finally:
+            self._sweeping.release()
 
     @classmethod
     def from_url(cls, url: str, settings: Settings | None = None) -> PostgresKeyStore:
-        return cls(url, (settings or Settings()).backend_timeout)
+        s = settings or Settings()
+        return cls(url, s.backend_timeout, pool_size(s.workers))
 
     def _run(self, use: Callable[[psycopg.Connection[Any]], T]) -> T:
         try:
+            pinned = getattr(self._local, "conn", None)  # inside atomic()
+            if pinned is not None:
+                return use(pinned)
             with self.pool.connection() as conn:
                 return use(conn)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise unavailable("key store", exc) from None
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        if getattr(self._local, "conn", None) is not None:  # nested: the outer one decides
+            yield
+            return
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                self._local.conn = conn
+                try:
+                    yield
+                finally:
+                    self._local.conn = None
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise unavailable("key store", exc) from None
 
@@ -103,17 +176,6 @@ class PostgresKeyStore(SQLKeyStore, TaskStore):
         def run(conn: psycopg.Connection[Any]) -> list[Mapping[str, Any]]:
             cur = conn.execute(sql.format(p="%s"), tuple(params))
             return cur.fetchall() if cur.description else []
-
-        return self._run(run)
-
-    def _atomic(self, use: Callable[[Rows], T]) -> T:
-        def run(conn: psycopg.Connection[Any]) -> T:
-            def rows(sql: str, params: Sequence[object]) -> list[Mapping[str, Any]]:
-                cur = conn.execute(sql.format(p="%s"), tuple(params))
-                return cur.fetchall() if cur.description else []
-
-            with conn.transaction():
-                return use(rows)
 
         return self._run(run)
 
@@ -136,6 +198,15 @@ class PostgresKeyStore(SQLKeyStore, TaskStore):
         if not matches(secret, row["secret_sha256"] if row else None):
             return None
         return key_from_row(row)
+
+    def authenticate_and_reserve(self, secret: str) -> tuple[ApiKey | None, bool]:
+        # One statement where authenticate + reserve_credit are two round trips.
+        key_id = key_id_of(secret)
+        row = self._one(AUTHENTICATE_AND_RESERVE, (key_id, hash_secret(secret or ""), key_id))
+        if not matches(secret, row["secret_sha256"] if row else None) or row is None:
+            return None, False
+        key = key_from_row(row)
+        return key, bool(row["taken"]) or (key.status == "active" and key.credits is None)
 
     def get(self, key_id: str) -> ApiKey | None:
         row = self._one("SELECT * FROM keys WHERE id = %s", (key_id,))
@@ -182,4 +253,10 @@ class PostgresKeyStore(SQLKeyStore, TaskStore):
 
     def close(self) -> None:
         self.pool.close()
+
+
+def _prepare_at_once(conn: psycopg.Connection[Any]) -> None:
+    # Server-side prepared statements from the first use (psycopg's default: the fifth); the
+    # few statements of a call are the same every time.
+    conn.prepare_threshold = 0
 

@@ -52,6 +52,23 @@ if max_in_flight > 0 then
 end
 return {2, count, reset}
 """
+# Failures of one name (an admin client's address) in a sorted set scored by Redis's clock.
+# KEYS: the set. ARGV: window ms, limit (0: count one more, a unique member), member.
+# Returns ms until the oldest failure leaves the window once `limit` are in it, else 0.
+FAILURES = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local window, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if limit == 0 then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return 0
+end
+if redis.call('ZCARD', KEYS[1]) < limit then return 0 end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tonumber(oldest[2]) + window - now
+"""
 OUTAGES = (RedisConnectionError, RedisTimeoutError, OSError)
 
 log = logging.getLogger("humancut.store")
@@ -67,6 +84,7 @@ class RedisLimiter(Limiter):
         self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=timeout,
                                              socket_timeout=timeout, retry_on_timeout=False)
         self.acquire_script = self.redis.register_script(ACQUIRE)
+        self.failures_script = self.redis.register_script(FAILURES)
         self.lease_ms = max(1000, int(lease_ttl * 1000))
         self.fail_open = fail_open
 
@@ -116,6 +134,24 @@ class RedisLimiter(Limiter):
             await self.redis.zrem(self._keys(key_id)[1], admission.lease)
         except OUTAGES as exc:  # the lease expires by itself
             log.warning(json.dumps({"event": "lease_not_released", "error": str(exc)[:300]}))
+
+    async def failure_wait(self, name: str, limit: int, window: float) -> int | None:
+        try:
+            ms = await self.failures_script(keys=[f"humancut:failures:{{{name}}}"],
+                                            args=[int(window * 1000), max(1, limit), ""])
+        except OUTAGES as exc:  # counted in this process meanwhile
+            log.warning(json.dumps({"event": "failures_local", "error": str(exc)[:300]}))
+            return None
+        return max(1, math.ceil(int(ms) / 1000)) if int(ms) > 0 else 0
+
+    async def count_failure(self, name: str, window: float) -> bool:
+        try:
+            await self.failures_script(keys=[f"humancut:failures:{{{name}}}"],
+                                       args=[int(window * 1000), 0, secrets.token_hex(8)])
+        except OUTAGES as exc:
+            log.warning(json.dumps({"event": "failures_local", "error": str(exc)[:300]}))
+            return False
+        return True
 
     async def close(self) -> None:
         await self.redis.aclose()

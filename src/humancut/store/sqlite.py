@@ -3,12 +3,13 @@ store shares. WAL, a busy timeout, one connection a thread: safe across processe
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from .keys import (
     AUDIT_INDEX,
@@ -25,9 +26,7 @@ from .keys import (
     new_secret,
     upsert_values,
 )
-from .tasks import TASK_MIGRATIONS, Rows, TaskStore
-
-T = TypeVar("T")
+from .tasks import TASK_MIGRATIONS, TaskStore
 
 
 class Database:
@@ -107,17 +106,21 @@ class SQLiteKeyStore(SQLKeyStore, TaskStore):
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Mapping[str, Any]]:
         return self.db.connect().execute(sql.format(p="?"), tuple(params)).fetchall()
 
-    def _atomic(self, use: Callable[[Rows], T]) -> T:
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        # Every statement of this thread goes through its one connection (Database), so
+        # BEGIN ... COMMIT on it holds them all.
         conn = self.db.connect()
-        conn.execute("BEGIN IMMEDIATE")  # writers in turn, across processes too
+        if conn.in_transaction:  # nested: the outer one decides
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            result = use(lambda sql, params: conn.execute(sql.format(p="?"),
-                                                          tuple(params)).fetchall())
+            yield
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        return result
 
     @classmethod
     def from_url(cls, url: str, settings: object = None) -> SQLiteKeyStore:

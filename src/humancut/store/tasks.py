@@ -1,7 +1,7 @@
 """Video tasks (docs/video.md#api): durable rows in the key store, so a task outlives the
 process that accepted it. Both SQL stores (SQLite, PostgreSQL) share this SQL; a subclass
-gives `_atomic` (several statements in one transaction) and `_claim_lock` (PostgreSQL's
-`FOR UPDATE SKIP LOCKED`: two servers never take the same task).
+gives `_rows` and `atomic` (the key store's: several statements in one transaction) and
+`_claim_lock` (PostgreSQL's `FOR UPDATE SKIP LOCKED`: two servers never take the same task).
 
 A task's life: submit (credits taken in the same transaction) -> 0 queued -> claim -> 1
 processing (a lease renewed by heartbeats) -> 2 done, or 3 failed (credits given back in
@@ -16,6 +16,7 @@ import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -107,9 +108,17 @@ class TaskStore(ABC):
     """The task table; methods are synchronous (the API calls them in a thread pool)."""
 
     @abstractmethod
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Mapping[str, Any]]:
+        """One statement (`{p}` its placeholder); SQLKeyStore's."""
+
+    @abstractmethod
+    def atomic(self) -> AbstractContextManager[None]:
+        """A transaction over this thread's statements inside it; KeyStore's."""
+
     def _atomic(self, use: Callable[[Rows], T]) -> T:
-        """Run `use(rows)` in one transaction; `rows(sql, params)` runs one statement
-        (`{p}` its placeholder)."""
+        """Run `use(rows)` in one transaction."""
+        with self.atomic():
+            return use(self._rows)
 
     _claim_lock = ""  # PostgreSQL: " FOR UPDATE SKIP LOCKED"
 
