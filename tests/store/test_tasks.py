@@ -150,3 +150,18 @@ def test_concurrent_claimers_take_each_task_exactly_once(url):
     assert sorted(taken) == sorted(ids)  # every task, none twice
     for store in stores:
         store.close()
+
+
+def test_keys_copy_carries_the_video_seconds(url, tmp_path):
+    from humancut.store.copy import copy_store
+    from humancut.store.keys import VIDEO_OK, utc_day
+
+    source = open_store(url)
+    key, _ = source.create("k", 5)
+    source.record_usage(key.id, VIDEO_OK, 2, seconds=12.5)
+    target = open_store(f"sqlite://{tmp_path / 'copy.db'}")
+    copy_store(source, target, "cli", "test")
+    copied = target.usage(utc_day(), utc_day(), key.id)[0]
+    assert (copied.video_tasks, copied.video_seconds, copied.credits) == (1, 12.5, 2)
+    source.close()
+    target.close()
