@@ -30,28 +30,33 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--s3", choices=["moto", "s3rver"], default="moto",
-                        help="the S3 stand-in (moto: Python; s3rver: node, npm's)")
+    parser.add_argument("--s3", choices=["moto", "s3rver", "none"], default="moto",
+                        help="the S3 stand-in (moto: Python; s3rver: node, npm's), or none: "
+                             "results in files, to see what PostgreSQL and Redis add alone")
     parser.add_argument("--together", action="store_true",
                         help="run the checkouts' benches at the same time, each round")
     parser.add_argument("--src", action="append", type=Path,
                         help="a checkout's src/ folder to bench (default: this checkout's)")
     args = parser.parse_args()
-    for name in ("postgres", "redis", args.s3):
+    for name in ("postgres", "redis", args.s3.replace("none", "redis")):
         why = services.missing(name)
         if why:
             print(f"flow_shared: {why}", file=sys.stderr)
             return 1
     sources = args.src or [ROOT / "src"]
     pg, redis = services.Postgres(), services.Redis().start()
-    s3 = services.Moto().start() if args.s3 == "moto" else services.S3rver("flowbench").start()
+    s3 = {"moto": services.Moto, "s3rver": lambda: services.S3rver("flowbench"),
+          "none": lambda: None}[args.s3]()
     try:
+        if s3 is not None:
+            s3.start()
         if isinstance(s3, services.Moto):
             s3.create_bucket("flowbench")
         env = {**os.environ, **services.AWS_ENV}
         command = [sys.executable, "-m", "humancut.cli", "bench", "--flow", "--requests",
-                   str(args.requests), "--keys-url", pg.url(), "--limits-url", redis.url(),
-                   "--results-url", "s3://flowbench/r", "--s3-endpoint-url", s3.endpoint]
+                   str(args.requests), "--keys-url", pg.url(), "--limits-url", redis.url()]
+        if s3 is not None:
+            command += ["--results-url", "s3://flowbench/r", "--s3-endpoint-url", s3.endpoint]
         overheads: dict[Path, list[float]] = {src: [] for src in sources}
         for round_ in range(args.rounds):
             # --together: every checkout's bench at once, so each sees the same load.
@@ -76,7 +81,8 @@ def main() -> int:
                   f"{', '.join(f'{v:+.1f}' for v in values)}; median "
                   f"{statistics.median(values):+.1f}")
     finally:
-        s3.close()
+        if s3 is not None:
+            s3.close()
         redis.close()
         pg.close()
     return 0

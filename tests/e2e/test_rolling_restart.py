@@ -47,7 +47,7 @@ def photo(side: int = 96) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def haproxy_missing() -> None:
+def haproxy_installed() -> None:
     why = services.missing("haproxy")
     if why:
         pytest.skip(why)
@@ -130,7 +130,7 @@ def wait_for(predicate, what: str, timeout: float = 60) -> None:  # noqa: ANN001
 
 
 @pytest.fixture
-def cluster(haproxy_missing, shared_env, tmp_path) -> Iterator[tuple[dict[str, Server],
+def cluster(haproxy_installed, shared_env, tmp_path) -> Iterator[tuple[dict[str, Server],
                                                                      services.Haproxy]]:
     replicas = {name: replica(tmp_path, name, shared_env).start() for name in ("a", "b")}
     lb = services.Haproxy({name: r.port for name, r in replicas.items()}).start()

@@ -105,21 +105,33 @@ def measure(configs: dict[str, Settings], requests: int = 200,
     return report
 
 
-EMBEDDED, SHARED = "SQLite + memory + files", "PostgreSQL + Redis + S3"
+EMBEDDED = "SQLite + memory + files"
+NAMES = {"postgresql": "PostgreSQL", "postgres": "PostgreSQL", "sqlite": "SQLite",
+         "redis": "Redis", "memory": "memory", "s3": "S3", "file": "files"}
+
+
+def label(settings: Settings) -> str:
+    """"PostgreSQL + Redis + S3": the backends the settings name (embedded where unset)."""
+    from ..store import backend_url
+
+    schemes = [backend_url(settings, s).split("://")[0]
+               for s in ("keys_url", "limits_url", "results_url")]
+    return " + ".join(NAMES.get(scheme, scheme) for scheme in schemes)
 
 
 def run(shared: Settings | None = None, requests: int = 200) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="humancut-flowbench-") as tmp:
         configs = {EMBEDDED: Settings(data_dir=Path(tmp) / "embedded")}
         if shared is not None:
-            configs[SHARED] = shared.replace(data_dir=Path(tmp) / "shared")
+            configs[label(shared)] = shared.replace(data_dir=Path(tmp) / "shared")
         return measure(configs, requests)
 
 
 def render(report: dict[str, dict[str, float]]) -> str:
     lines = ["| backends | p50 ms | p95 ms |", "|---|---|---|"]
     lines += [f"| {name} | {r['p50']:.1f} | {r['p95']:.1f} |" for name, r in report.items()]
-    if EMBEDDED in report and SHARED in report:
-        more = {q: report[SHARED][q] - report[EMBEDDED][q] for q in ("p50", "p95")}
+    shared = [name for name in report if name != EMBEDDED]
+    if EMBEDDED in report and shared:
+        more = {q: report[shared[0]][q] - report[EMBEDDED][q] for q in ("p50", "p95")}
         lines.append(f"| shared over embedded | {more['p50']:+.1f} | {more['p95']:+.1f} |")
     return "\n".join(lines)

@@ -103,7 +103,11 @@ def gone(conn: psycopg.Connection[Any]) -> bool:
     to read, so one that has something (the server's "terminating connection" notice, or
     its close) is gone. A server that vanished without a word is found by the statement
     itself, which answers `busy`, and the pool discards that connection."""
-    return conn.closed or conn.broken or bool(select.select([conn.fileno()], [], [], 0)[0])
+    if conn.closed or conn.broken:
+        return True
+    poll = select.poll()  # not select(): a busy server's descriptors may be past 1024
+    poll.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poll.poll(0))
 
 
 class PostgresKeyStore(SQLKeyStore, TaskStore):
