@@ -44,7 +44,8 @@ def key_json(key: ApiKey) -> dict[str, Any]:
 
 def usage_json(u: Usage) -> dict[str, Any]:
     return {"day": u.day, "key_id": u.key_id, "images": u.images, "credits": u.credits,
-            "failures": dict(sorted(u.failures.items()))}
+            "failures": dict(sorted(u.failures.items())), "video_tasks": u.video_tasks,
+            "video_seconds": round(u.video_seconds, 3)}
 
 
 def _audited(store: KeyStore, actor: str, action: str, key_id: str,

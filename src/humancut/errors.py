@@ -16,6 +16,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "body_too_large": (413, "The request body is too large."),
     "resolution_too_large": (413, "The image resolution exceeds the limit."),
     "duration_too_long": (413, "The video duration exceeds the limit."),
+    "task_not_found": (404, "The task does not exist."),
     "unsupported_type": (415, "Unsupported file type."),
     "undecodable": (422, "The image could not be decoded."),
     "download_failed": (400, "An image could not be downloaded from its URL."),

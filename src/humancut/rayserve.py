@@ -62,7 +62,9 @@ class Ingress:
 
 def build_app(settings: Settings) -> serve.Application:
     """The Serve application: Ingress -> Model, sized and bounded by the settings."""
-    s = settings.replace(data_dir=Path(settings.data_dir).resolve())  # replicas' cwd differs
+    s = settings.replace(data_dir=Path(settings.data_dir).resolve(),  # replicas' cwd differs
+                         video_upload_dir=settings.video_upload_dir and
+                         Path(settings.video_upload_dir).resolve())
     # @serve.deployment made Model and Ingress Deployments; mypy ignores class decorators.
     model = Model.options(  # type: ignore[attr-defined]
         ray_actor_options={"num_cpus": s.ray_num_cpus},

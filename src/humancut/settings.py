@@ -132,6 +132,20 @@ class Settings:
     # keyframes and matted by `workers` processes; auto: only when the machine has more cores
     # than workers (the calling process decodes and encodes beside them)
     video_chunks: Literal["auto", "on", "off"] = "auto"
+    # video API (docs/video.md#api): tasks on a pool of their own, apart from the photos'
+    video_workers: Positive = 1  # clips this server processes at once
+    video_threads: Size = 1  # onnxruntime threads per clip; 0 = one per core
+    video_queue_size: Size = 20  # open (queued or processing) video tasks in the key store
+    # before submissions answer busy (503, Retry-After); 0 = unbounded
+    video_queue_per_key: Size = 5  # ... of one key before rate_limited (429); 0 = unbounded
+    video_lease: Seconds = 30.0  # seconds a processing task stays claimed without a heartbeat
+    # (then another start, on any server, takes it over)
+    video_attempts: Positive = 2  # starts of a task (after crashes) before it fails
+    video_upload_dir: Path | None = None  # where clips wait for their task; None =
+    # <data_dir>/video-uploads (servers sharing one PostgreSQL must share this folder)
+    webhook_secret: Annotated[str, Secret] = ""  # HMAC-SHA256 key of callback_url POSTs;
+    # empty = callback_url refused
+    webhook_timeout: Seconds = 10.0  # seconds one webhook POST may take (3 tries)
     fetch_timeout: Seconds = 15.0  # seconds one image_url / bg_image_url download may take
     fetch_allow: str = ""  # comma-separated non-public networks image_url may reach (tests:
     # 127.0.0.1); empty = public addresses only
@@ -226,7 +240,8 @@ class Settings:
                 values[name] = value
                 labels[name] = f"--{name.replace('_', '-')}" if flags else name
                 raws.pop(name, None)
-        for name in ("model_path", "model_dir", "data_dir", "admin_token_file"):
+        for name in ("model_path", "model_dir", "data_dir", "admin_token_file",
+                     "video_upload_dir"):
             if isinstance(value := values.get(name), str):
                 values[name] = Path(value)
         try:

@@ -242,11 +242,13 @@ async def test_usage_counts_every_outcome_per_key_and_day(tmp_path, jpeg, keys_u
         assert mine["usage"] == [{"day": today, "key_id": key["id"], "images": 2,
                                   "credits": 2, "failures": {"no_credits": 1,
                                                              "rate_limited": 1,
-                                                             "unsupported_type": 1}}]
+                                                             "unsupported_type": 1},
+                                  "video_tasks": 0, "video_seconds": 0.0}]
         everyone = (await admin(app, "GET", f"usage?from={today}&to={today}")).json()["usage"]
         by_key = {u["key_id"]: u for u in everyone}
         assert by_key[other["id"]] == {"day": today, "key_id": other["id"], "images": 1,
-                                       "credits": 1, "failures": {"key_disabled": 1}}
+                                       "credits": 1, "failures": {"key_disabled": 1},
+                                       "video_tasks": 0, "video_seconds": 0.0}
         assert by_key[key["id"]] == mine["usage"][0]
         yesterday = (dt.date.fromisoformat(today) - dt.timedelta(days=1)).isoformat()
         long_ago = (dt.date.fromisoformat(today) - dt.timedelta(days=365)).isoformat()

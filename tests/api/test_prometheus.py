@@ -215,7 +215,7 @@ def test_the_documented_scrape_config_queries_and_rules_on_a_real_prometheus(
         time.sleep(2.5)  # a few more scrapes, for rate() and increase()
 
         answers = {expr: wait_for(expr) for expr in doc_blocks("promql")}
-        assert len(answers) == 8
+        assert len(answers) == 9
         values = {expr: float(result[0]["value"][1]) for expr, result in answers.items()}
         ok_rate = next(v for e, v in values.items() if e.startswith('sum(rate(humancut_requests_'
                                                                      'total{outcome="ok"}'))

@@ -69,16 +69,17 @@ def test_usage_table_and_json(tmp_path, capsys):
     assert report["to"] == today
     assert report["from"] == (dt.date.fromisoformat(today) - dt.timedelta(days=29)).isoformat()
     assert report["usage"] == [
-        {"day": three_ago, "key_id": bob.id, "images": 1, "credits": 1, "failures": {}},
+        {"day": three_ago, "key_id": bob.id, "images": 1, "credits": 1, "failures": {},
+         "video_tasks": 0, "video_seconds": 0.0},
         {"day": today, "key_id": alice.id, "images": 3, "credits": 3,
-         "failures": {"no_person": 1}}]
+         "failures": {"no_person": 1}, "video_tasks": 0, "video_seconds": 0.0}]
 
     code, out, _ = run(capsys, "usage", "--key", alice.id, "--days", "2", *data)
     lines = out.splitlines()
-    assert code == 0 and lines[1].split() == ["day", "key", "name", "images", "credits",
-                                              "failures"]
-    assert lines[2].split() == [today, alice.id, "alice", "3", "3", "no_person=1"]
-    assert lines[3].split() == ["total", "3", "3", "1"] and len(lines) == 4
+    assert code == 0 and lines[1].split() == ["day", "key", "name", "images", "videos",
+                                              "video_s", "credits", "failures"]
+    assert lines[2].split() == [today, alice.id, "alice", "3", "0", "0", "3", "no_person=1"]
+    assert lines[3].split() == ["total", "3", "0", "0", "3", "1"] and len(lines) == 4
     assert bob.id not in run(capsys, "usage", "--days", "2", *data)[1]
     assert bob.id in run(capsys, "usage", "--days", "41", *data)[1]
     code, _, err = run(capsys, "usage", "--days", "0", *data)
@@ -104,5 +105,5 @@ def test_credits_and_usage_against_postgres(postgres):
     assert store.get(key.id).credits == 5
     report = json.loads(humancut("usage", "--key", key.id, "--json"))
     assert report["usage"] == [{"day": utc_day(), "key_id": key.id, "images": 1, "credits": 1,
-                                "failures": {}}]
+                                "failures": {}, "video_tasks": 0, "video_seconds": 0.0}]
     store.close()

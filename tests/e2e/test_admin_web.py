@@ -16,7 +16,7 @@ import pytest
 
 from humancut.settings import Settings
 from humancut.store import open_keys
-from humancut.store.keys import utc_day
+from humancut.store.keys import VIDEO_OK, utc_day
 from tests.support.browser import CHROMIUM, watch
 from tests.support.images import FIXTURES, encode
 from tests.support.server import ROUTE, start
@@ -90,6 +90,8 @@ def test_console_create_call_chart_top_up_revoke(page, console, tmp_path):
         for _ in range(images):
             store.record_usage(nightly.id, "ok", 1, at=now - days_ago * 86400)
     store.record_usage(nightly.id, "no_person", at=now - 3 * 86400)
+    for seconds in (12.5, 4.0):  # two video tasks, as the video worker counts them
+        store.record_usage(nightly.id, VIDEO_OK, 2, at=now - 86400, seconds=seconds)
 
     dialogs: list[tuple[str, str]] = []
     page.on("dialog", lambda d: (dialogs.append((d.type, d.message)), d.accept()))
@@ -142,6 +144,7 @@ def test_console_create_call_chart_top_up_revoke(page, console, tmp_path):
     nightly_row = page.locator(f"#keys tr[data-key-id='{nightly.id}']")
     expect(nightly_row.locator("td.month")).to_have_text(str(3 + 4 + 7 + 2))
     expect(nightly_row.locator("td.credits")).to_have_text("unlimited")
+    expect(nightly_row.locator("td.video")).to_have_text("2 / 16.5 s")
     expect(page.locator("#failures tr[data-problem='no_credits'] td.num")).to_have_text("1")
     expect(page.locator("#failures tr[data-problem='no_person'] td.num")).to_have_text("1")
     expect(page.locator("#legend")).to_contain_text(XSS)

@@ -105,6 +105,22 @@ def test_the_replicas_own_errors_reach_the_client(server, astronaut_bytes):
     assert r.status_code == 422 and outcome(r) == "ERROR_NO_RECOGNITION_TARGET_DETECTED"
 
 
+def test_a_video_task_through_the_ray_app(server):
+    """Video tasks run on the ingress's own video worker (docs/video.md), beside the Ray
+    model replicas that serve photos."""
+    from tests.e2e.test_video_server import status, submit, wait_until
+    from tests.support.videoclips import clip, face, webm_alpha_frames
+
+    key = server.create_key(2)
+    task_id = submit(server, key, clip())
+    done = wait_until(lambda: (s := status(server, key, task_id))["task_status"] in (2, 3)
+                      and s, 180, "ended")
+    assert done["task_status"] == 2, done
+    frames = webm_alpha_frames(httpx.get(done["data"]["video_url"], timeout=30).content)
+    assert len(frames) == 20 and frames[10][..., 3][face(index=10)] == 255
+    assert frames[10][2, 2, 3] == 0
+
+
 def ingress_metrics(server: Server) -> dict[tuple[str, str], float]:
     """The ingress's /metrics: {(name, labels as text): value}."""
     from prometheus_client.parser import text_string_to_metric_families

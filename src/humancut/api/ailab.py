@@ -39,6 +39,7 @@ CODES: dict[str, tuple[str, int, str]] = {
                              "The image resolution exceeds the limit."),
     "duration_too_long": ("VIDEO_DURATION_EXCEEDS_LIMIT", 413,
                           "The video duration exceeds the limit."),
+    "task_not_found": ("ERROR_TASK_NOT_FOUND", 404, "The task does not exist."),
     "unsupported_type": ("UNSUPPORTED_FILE_TYPES", 415, "Unsupported file type."),
     "undecodable": ("FILE_DECODING_FAILURE", 422, "The image could not be decoded."),
     "download_failed": ("ERROR_FILE_DOWNLOAD_FAILED", 502, "The file download failed."),

@@ -25,14 +25,15 @@ from ..errors import ConfigError, HumancutError
 from ..runner import Runner, create_runner
 from ..settings import Settings, unknown_variables
 from ..store import Backends, ResultStore, open_backends
-from . import admin, ailab, pages, removebg, results
+from . import admin, ailab, pages, removebg, results, video
 from .family import Family
 from .middleware import ids_and_log
 from .service import CutService
 from .telemetry import Telemetry, metrics_router
+from .videotasks import VideoWorker
 
 # The first family also answers for paths that belong to no family (404s, /readyz, ...).
-FAMILIES: list[Family] = [ailab.family, removebg.family, admin.family]
+FAMILIES: list[Family] = [ailab.family, video.family, removebg.family, admin.family]
 # The families whose calls are cut calls, counted in the metrics (telemetry.py).
 CUTTING = (ailab.family.name, removebg.family.name)
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     telemetry = Telemetry(settings, runner, CUTTING)
     metrics = metrics_router(settings, telemetry, admin_token)  # a bad setting fails here
     service = CutService(settings, backends, runner, telemetry)
+    worker = VideoWorker(settings, backends, telemetry.video)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,14 +67,16 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
             app.state.trial_secret = await run_in_threadpool(pages.new_trial_key,
                                                              backends.keys, settings)
         sweeper = asyncio.create_task(_sweep_forever(backends.results, settings.sweep_interval))
+        worker.start()
         yield
+        await run_in_threadpool(worker.stop)  # running tasks go back to the queue
         sweeper.cancel()
         runner.close()
         await backends.close()
 
     app = FastAPI(title="humancut", version=__version__, lifespan=lifespan,
                   description=pages.describe(ailab.ROUTE))
-    app.state.service, app.state.trial_secret = service, None
+    app.state.service, app.state.trial_secret, app.state.video = service, None, worker
     app.state.draining = False  # set on SIGTERM by `serve` (cli/serve.py): /readyz answers 503
     app.state.admin = admin.Guard(admin_token, backends.limiter) if admin_token else None
     if settings.cors_origins:

@@ -58,6 +58,7 @@ class Telemetry:
             self.duration.labels(family)
             for outcome in ("ok", *PROBLEMS):
                 self.requests.labels(family, outcome)
+        self.video = VideoMetrics(r)
         info = Gauge("humancut_build_info", "1, labelled with what this server runs",
                      ["version", "model", "preset"], registry=r)
         info.labels(__version__, settings.model, settings.preset).set(1)
@@ -73,6 +74,30 @@ class Telemetry:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+TASK_BUCKETS = (1, 2, 5, 10, 20, 40, 60, 120, 300, 600, 1200)
+VIDEO_OUTCOMES = ("ok", "failed", "requeued")
+
+
+class VideoMetrics:
+    """The video tasks' series (docs/metrics.md): tasks by outcome, frames and seconds of
+    video processed, open tasks, and each task's time from submission to its end."""
+
+    def __init__(self, r: CollectorRegistry):
+        self.tasks = Counter("humancut_video_tasks", "Video tasks that ended (ok, failed) or "
+                             "were handed back to the queue by a shutdown (requeued)",
+                             ["outcome"], registry=r)
+        for outcome in VIDEO_OUTCOMES:
+            self.tasks.labels(outcome)
+        self.frames = Counter("humancut_video_frames", "Video frames processed", registry=r)
+        self.seconds = Counter("humancut_video_seconds",
+                               "Seconds of video in the tasks done", registry=r)
+        self.queue = Gauge("humancut_video_queue_depth", "Video tasks queued or processing "
+                           "in the key store (every server's)", registry=r)
+        self.duration = Histogram("humancut_video_task_duration_seconds", "Video tasks, "
+                                  "from submission to their end", ["outcome"],
+                                  buckets=TASK_BUCKETS, registry=r)
 
 
 def metrics_router(settings: Settings, telemetry: Telemetry, token: str) -> APIRouter | None:

@@ -62,17 +62,20 @@ def cmd_usage(args: argparse.Namespace) -> int:
 
 
 def render_usage(rows: list[Any], names: dict[str, str], first: str, last: str) -> str:
-    head = ("day", "key", "name", "images", "credits", "failures")
+    head = ("day", "key", "name", "images", "videos", "video_s", "credits", "failures")
     lines = [head]
     for u in rows:
         failures = ", ".join(f"{p}={n}" for p, n in sorted(u.failures.items()))
         lines.append((u.day, u.key_id, names.get(u.key_id, "")[:24], str(u.images),
-                      str(u.credits), failures or "-"))
+                      str(u.video_tasks), f"{u.video_seconds:g}", str(u.credits),
+                      failures or "-"))
     total_failures = sum(sum(u.failures.values()) for u in rows)
     lines.append(("total", "", "", str(sum(u.images for u in rows)),
+                  str(sum(u.video_tasks for u in rows)),
+                  f"{sum(u.video_seconds for u in rows):g}",
                   str(sum(u.credits for u in rows)), str(total_failures)))
     widths = [max(len(line[i]) for line in lines) for i in range(len(head) - 1)]
-    numeric = {3, 4}
+    numeric = {3, 4, 5, 6}
     out = [f"usage {first} .. {last} (UTC days)"]
     for line in lines:
         cells = [c.rjust(w) if i in numeric else c.ljust(w)
@@ -82,7 +85,7 @@ def render_usage(rows: list[Any], names: dict[str, str], first: str, last: str) 
 
 
 def add_usage(sub: Any) -> None:
-    p = sub.add_parser("usage", help="images and failures per key and UTC day")
+    p = sub.add_parser("usage", help="images, video tasks and failures per key and UTC day")
     p.add_argument("--key", metavar="ID", help="one key (default: all)")
     p.add_argument("--days", type=int, default=admin.DEFAULT_DAYS,
                    help=f"the last N days, today included (default {admin.DEFAULT_DAYS})")

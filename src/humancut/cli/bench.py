@@ -16,6 +16,12 @@ from .flags import backend_flags, settings_from, shared_backend_flags
 def cmd_bench(args: argparse.Namespace) -> int:
     from .. import bench
 
+    if args.video_api:
+        from ..bench import videoapi
+
+        print(videoapi.render(videoapi.run(args.video_seconds, queued=args.video_queued,
+                                           say=lambda s: print(s, file=sys.stderr))))
+        return 0
     if args.kind == "memory":
         return _bench_memory(args)
     if args.kind == "soak":
@@ -205,6 +211,13 @@ def add_bench(sub: Any) -> None:
                    help="with --ray: the Ray app and `cut --ray` join this cluster (which "
                         "should have 2 CPUs in all) instead of a Ray started for each")
     _video_flags(p)
+    p.add_argument("--video-api", action="store_true",
+                   help="instead: a clip over HTTP to task_status 2 against remove_video in "
+                        "process, and photo p50 with video tasks queued (docs/video.md)")
+    p.add_argument("--video-seconds", type=float, default=10.0,
+                   help="with --video-api: the 720p clip's length")
+    p.add_argument("--video-queued", type=int, default=20,
+                   help="with --video-api: video tasks queued while photos are timed")
     backend_flags(p)
     shared_backend_flags(p)
     p.set_defaults(func=cmd_bench)

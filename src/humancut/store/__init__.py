@@ -28,6 +28,7 @@ from .limits import Admission, Limiter
 from .memory import MemoryLimiter
 from .results import Opened, ResultStore, Stored
 from .sqlite import SQLiteKeyStore
+from .tasks import Task, TaskStore
 
 # setting -> URL scheme -> "module:Class" (imported only when used, so a backend's client
 # library is needed only by those who choose it)
@@ -82,6 +83,13 @@ class Backends:
     results: ResultStore
     limiter: Limiter
 
+    @property
+    def tasks(self) -> TaskStore:
+        """The video tasks: a table of the key store (both SQL stores have it)."""
+        if not isinstance(self.keys, TaskStore):
+            raise ConfigError(f"{type(self.keys).__name__} cannot hold video tasks")
+        return self.keys
+
     async def close(self) -> None:
         self.keys.close()
         self.results.close()
@@ -99,4 +107,5 @@ def open_backends(settings: Settings) -> Backends:
 
 __all__ = ["BACKENDS", "Admission", "ApiKey", "Backends", "FileResultStore", "KeyStore",
            "Limiter", "MemoryLimiter", "Opened", "ResultStore", "SQLiteKeyStore", "Stored",
-           "backend_url", "open_backend", "open_backends", "open_keys", "redact"]
+           "Task", "TaskStore", "backend_url", "open_backend", "open_backends", "open_keys",
+           "redact"]

@@ -15,7 +15,7 @@ import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from ..settings import Settings
@@ -38,14 +38,17 @@ class ApiKey:
 
 @dataclass(frozen=True)
 class Usage:
-    """One key's calls on one UTC day: `images` cut out, `credits` charged for them, and the
-    refused or failed calls by problem name (errors.PROBLEMS)."""
+    """One key's calls on one UTC day: `images` cut out, `credits` charged (photos and
+    video), the refused or failed calls by problem name (errors.PROBLEMS; video ones as
+    `video:<problem>`), and the video tasks done with their seconds of video."""
 
     day: str  # YYYY-MM-DD, UTC
     key_id: str
     images: int = 0
     credits: int = 0
     failures: dict[str, int] = field(default_factory=dict)
+    video_tasks: int = 0
+    video_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Conflict(ValueError):
 
 
 OK = "ok"  # the usage outcome of a successful call; failures are stored by problem name
+VIDEO_OK = "video"  # ... of a video task done (its seconds in the `seconds` column)
 CHANGEABLE = ("name", "status", "rate_per_minute", "max_in_flight")  # by update()
 MAX_CREDITS = 10**12  # a balance or a top-up above this is refused (no integer overflow)
 
@@ -166,8 +170,9 @@ class KeyStore(ABC):
 
     @abstractmethod
     def record_usage(self, key_id: str, outcome: str, credits: int = 0,
-                     at: float | None = None) -> None:
-        """Count one call of the key: outcome OK (charged `credits`) or a problem name."""
+                     at: float | None = None, seconds: float = 0.0) -> None:
+        """Count one call of the key: outcome OK (charged `credits`), VIDEO_OK (a video
+        task of `seconds` of video) or a problem name."""
 
     @abstractmethod
     def usage(self, first_day: str, last_day: str,
@@ -192,7 +197,7 @@ class KeyStore(ABC):
         raise NotImplementedError(f"{type(self).__name__} cannot export keys")
 
     def export_usage(self) -> builtins.list[tuple[Any, ...]]:
-        """Every usage row: (day, key_id, outcome, calls, credits)."""
+        """Every usage row: (day, key_id, outcome, calls, credits, seconds of video)."""
         raise NotImplementedError(f"{type(self).__name__} cannot export usage")
 
     def restore_usage(self, rows: builtins.list[tuple[Any, ...]]) -> None:
@@ -270,17 +275,18 @@ class SQLKeyStore(KeyStore):
         return key_from_row(rows[0]) if rows else None
 
     def record_usage(self, key_id: str, outcome: str, credits: int = 0,
-                     at: float | None = None) -> None:
+                     at: float | None = None, seconds: float = 0.0) -> None:
         # An upsert adding 1: exact under any number of processes.
-        self._rows("INSERT INTO key_usage (day, key_id, outcome, calls, credits) "
-                   "VALUES ({p},{p},{p},1,{p}) ON CONFLICT (day, key_id, outcome) DO UPDATE "
+        self._rows("INSERT INTO key_usage (day, key_id, outcome, calls, credits, seconds) "
+                   "VALUES ({p},{p},{p},1,{p},{p}) ON CONFLICT (day, key_id, outcome) DO UPDATE "
                    "SET calls = key_usage.calls + 1, "
-                   "credits = key_usage.credits + excluded.credits",
-                   (utc_day(at), key_id, outcome, credits))
+                   "credits = key_usage.credits + excluded.credits, "
+                   "seconds = key_usage.seconds + excluded.seconds",
+                   (utc_day(at), key_id, outcome, credits, seconds))
 
     def usage(self, first_day: str, last_day: str,
               key_id: str | None = None) -> builtins.list[Usage]:
-        sql = ("SELECT day, key_id, outcome, calls, credits FROM key_usage "
+        sql = ("SELECT day, key_id, outcome, calls, credits, seconds FROM key_usage "
                "WHERE day >= {p} AND day <= {p}")
         params: tuple[object, ...] = (first_day, last_day)
         if key_id is not None:
@@ -289,10 +295,13 @@ class SQLKeyStore(KeyStore):
         for row in self._rows(sql + " ORDER BY day, key_id, outcome", params):
             u = by_day.setdefault((row["day"], row["key_id"]), Usage(row["day"], row["key_id"]))
             if row["outcome"] == OK:
-                u = Usage(u.day, u.key_id, int(row["calls"]), int(row["credits"]), u.failures)
-                by_day[(u.day, u.key_id)] = u
+                u = replace(u, images=int(row["calls"]), credits=u.credits + int(row["credits"]))
+            elif row["outcome"] == VIDEO_OK:
+                u = replace(u, video_tasks=int(row["calls"]), video_seconds=float(row["seconds"]),
+                            credits=u.credits + int(row["credits"]))
             else:
                 u.failures[row["outcome"]] = int(row["calls"])
+            by_day[(u.day, u.key_id)] = u
         return list(by_day.values())
 
     def audit(self, action: str, key_id: str, fields: Mapping[str, Any], token: str) -> None:
@@ -301,16 +310,17 @@ class SQLKeyStore(KeyStore):
                    (time.time(), action, key_id, json.dumps(dict(fields), sort_keys=True), token))
 
     def export_usage(self) -> builtins.list[tuple[Any, ...]]:
-        rows = self._rows("SELECT day, key_id, outcome, calls, credits FROM key_usage "
+        rows = self._rows("SELECT day, key_id, outcome, calls, credits, seconds FROM key_usage "
                           "ORDER BY day, key_id, outcome")
-        return [(r["day"], r["key_id"], r["outcome"], int(r["calls"]), int(r["credits"]))
-                for r in rows]
+        return [(r["day"], r["key_id"], r["outcome"], int(r["calls"]), int(r["credits"]),
+                 float(r["seconds"])) for r in rows]
 
     def restore_usage(self, rows: builtins.list[tuple[Any, ...]]) -> None:
         for row in rows:
-            self._rows("INSERT INTO key_usage (day, key_id, outcome, calls, credits) "
-                       "VALUES ({p},{p},{p},{p},{p}) ON CONFLICT (day, key_id, outcome) DO "
-                       "UPDATE SET calls = excluded.calls, credits = excluded.credits", row)
+            self._rows("INSERT INTO key_usage (day, key_id, outcome, calls, credits, seconds) "
+                       "VALUES ({p},{p},{p},{p},{p},{p}) ON CONFLICT (day, key_id, outcome) DO "
+                       "UPDATE SET calls = excluded.calls, credits = excluded.credits, "
+                       "seconds = excluded.seconds", row)
 
     def restore_audit(self, entries: builtins.list[AuditEntry]) -> int:
         added = 0

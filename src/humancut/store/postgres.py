@@ -39,6 +39,7 @@ from .keys import (
     upsert_values,
 )
 from .outage import unavailable
+from .tasks import TASK_MIGRATIONS, TaskStore
 
 # Migrations in order; the schema's version is how many have run. Never edit one: append.
 MIGRATIONS = [
@@ -55,6 +56,7 @@ MIGRATIONS = [
     USAGE_TABLE,
     AUDIT_TABLE.format(serial="BIGSERIAL"),
     AUDIT_INDEX,
+    *TASK_MIGRATIONS,
 ]
 MIGRATION_LOCK = 0x68756D616E637574  # "humancut": servers starting at once migrate in turn
 T = TypeVar("T")
@@ -97,7 +99,9 @@ def gone(conn: psycopg.Connection[Any]) -> bool:
     return bool(poll.poll(0))
 
 
-class PostgresKeyStore(SQLKeyStore):
+class PostgresKeyStore(SQLKeyStore, TaskStore):
+    _claim_lock = " FOR UPDATE SKIP LOCKED"  # two servers never take the same task
+
     def __init__(self, url: str, timeout: float = 5.0, size: int = 6):
         # A direct connection first: its error says why (wrong password, unknown host), where
         # a pool would only time out.

@@ -13,7 +13,8 @@ from ..settings import Settings
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")  # 16 random bytes, url-safe base64
 EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp",
-              "application/zip": ".zip"}
+              "application/zip": ".zip", "video/webm": ".webm", "video/quicktime": ".mov",
+              "video/mp4": ".mp4"}
 CHUNK = 64 * 1024
 
 

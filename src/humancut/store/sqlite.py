@@ -26,6 +26,7 @@ from .keys import (
     new_secret,
     upsert_values,
 )
+from .tasks import TASK_MIGRATIONS, TaskStore
 
 
 class Database:
@@ -87,6 +88,7 @@ MIGRATIONS = [
     USAGE_TABLE,
     AUDIT_TABLE.format(serial="INTEGER"),  # INTEGER PRIMARY KEY: SQLite's rowid
     AUDIT_INDEX,
+    *TASK_MIGRATIONS,
 ]
 
 
@@ -110,7 +112,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     return len(MIGRATIONS)
 
 
-class SQLiteKeyStore(SQLKeyStore):
+class SQLiteKeyStore(SQLKeyStore, TaskStore):
     def __init__(self, path: Path):
         self.db = Database(path, "")
         migrate(self.db.connect())

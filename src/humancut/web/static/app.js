@@ -233,6 +233,7 @@
     event.preventDefault();
     dragDepth = 0;
     el.drop.classList.remove("over");
+    if (document.body.classList.contains("video-mode")) return;  // video.js takes it
     const file = event.dataTransfer.files && event.dataTransfer.files[0];
     if (file) choose(file);
   });

@@ -115,6 +115,13 @@
       .reduce((sum, u) => sum + u.images, 0);
   }
 
+  function videoOf(keyId) {
+    const rows = usage.filter((u) => u.key_id === keyId);
+    const tasks = rows.reduce((sum, u) => sum + (u.video_tasks || 0), 0);
+    const seconds = rows.reduce((sum, u) => sum + (u.video_seconds || 0), 0);
+    return tasks ? `${tasks} / ${Math.round(seconds * 10) / 10} s` : "0";
+  }
+
   function label(key) {
     return key.name || key.id;
   }
@@ -140,6 +147,7 @@
       tr.append(el("td", key.max_in_flight === null ? "default" : key.max_in_flight, "num"));
       tr.append(el("td", imagesOf(key.id, range.to), "num today"));
       tr.append(el("td", imagesOf(key.id), "num month"));
+      tr.append(el("td", videoOf(key.id), "num video"));
       tr.append(topUpCell(key));
       tr.append(actionsCell(key));
       body.append(tr);
