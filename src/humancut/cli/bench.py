@@ -171,8 +171,9 @@ def add_bench(sub: Any) -> None:
     p.add_argument("--minutes", type=float, default=15.0, help="soak: how long (default 15)")
     p.add_argument("--interval", type=float, default=60.0,
                    help="soak: seconds between samples (default 60: one row a minute)")
-    p.add_argument("--workers", type=int, help="memory, soak, video: the server's (video: remove_video's) workers "
-                   "(memory: default 2; soak: default the server's)")
+    p.add_argument("--workers", type=int,
+                   help="memory, soak: the server's workers (memory: default 2; soak: default "
+                        "the server's); video: remove_video's (default: the settings')")
     p.add_argument("--calls", type=int, default=8, help="memory: HD calls at once (default 8)")
     p.add_argument("--before-src", type=Path, metavar="DIR",
                    help="memory: also measure the server of another checkout's src/ (e.g. "
