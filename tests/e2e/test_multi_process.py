@@ -31,6 +31,7 @@ from tests.support import services  # noqa: E402 - after the skips above
 
 TTL, LEASE = 8, 4
 BUCKET = "hc-multi"
+BACKEND_TIMEOUT = 2  # seconds a call waits for PostgreSQL/Redis/S3 before answering busy
 
 
 def photo(side: int = 96) -> bytes:
@@ -48,7 +49,7 @@ def shared_env(postgres, redis_server, moto) -> dict[str, str]:
             "HUMANCUT_LIMITS_URL": redis_server.url(2),
             "HUMANCUT_RESULTS_URL": f"s3://{BUCKET}/results",
             "HUMANCUT_S3_ENDPOINT_URL": moto.endpoint, "HUMANCUT_RESULT_TTL": str(TTL),
-            "HUMANCUT_LEASE_TTL": str(LEASE), "HUMANCUT_BACKEND_TIMEOUT": "2",
+            "HUMANCUT_LEASE_TTL": str(LEASE), "HUMANCUT_BACKEND_TIMEOUT": str(BACKEND_TIMEOUT),
             "HUMANCUT_THREADS": "1", "HUMANCUT_FUSION_SIZE": "0", "HUMANCUT_CLOSER_SIZE": "0",
             "HUMANCUT_ZOOM": "0"}
 
@@ -201,7 +202,9 @@ def test_postgres_restart_answers_in_the_envelope_and_refunds(pair, keys, postgr
     worker.start()
     time.sleep(1.5)
     postgres.stop("fast")
-    time.sleep(3)
+    # Longer than a call in flight at the stop can wait on its last write plus the next one's
+    # wait for a connection: a call that starts in the outage and outlasts its wait answers busy.
+    time.sleep(3 * BACKEND_TIMEOUT)
     postgres.start()
     time.sleep(3)
     stop.set()

@@ -154,7 +154,7 @@ def _cut_on_ray(args: argparse.Namespace) -> int:
         return 2
     from ..raybulk import cut_location
 
-    return cut_location(settings_from(args), src, out, args.form, quiet=args.quiet)
+    return cut_location(settings_from(args), src, out, _photo_form(args.form), quiet=args.quiet)
 
 
 # ---- eval ------------------------------------------------------------------------------
