@@ -28,7 +28,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("engine",)),
     ("remover", ("remover",)),
     ("video", ("video", "")),  # "": humancut/__init__.py, the library's front door
-    ("runner", ("runner", "raycluster")),  # raycluster: only starting or joining Ray
+    # raycluster: only starting or joining Ray; rayvideo: a clip's chunks as Ray tasks
+    ("runner", ("runner", "raycluster", "rayvideo")),
     ("store", ("store", "admin")),  # admin: the operator's actions on the key store
     ("api", ("api",)),
     ("tools", ("rayserve", "raybulk", "batch", "location", "evaluate", "videoeval", "bench")),

@@ -1,10 +1,10 @@
 """humancut as a Ray Serve application, composed above the API and the runner: the `Model`
 deployment (one Remover, so one onnxruntime session, per replica) and the `Ingress`
 deployment, which runs the same FastAPI app as `humancut serve` with a RayRunner to the Model
-in it; the two never import each other, `build_app(settings)` binds them. `app_builder` is
-the import path a Serve config names (deploy/ray-serve.yaml); `serve_forever` is
-`humancut serve --ray`. Needs humancut[ray], and Ray's environment set before this module is
-imported (raycluster.connect first)."""
+in it and clips' chunks sent to Ray tasks (rayvideo.py); the two never import each other,
+`build_app(settings)` binds them. `app_builder` is the import path a Serve config names
+(deploy/ray-serve.yaml); `serve_forever` is `humancut serve --ray`. Needs humancut[ray], and
+Ray's environment set before this module is imported (raycluster.connect first)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ray.serve.handle import DeploymentHandle
 from .api import create_app
 from .job import Cut, Job
 from .raycluster import connect, keep_replica_on_loopback, replica_settings
+from .rayvideo import ray_chunked_alphas
 from .remover import Remover
 from .runner.ray import APP, RayRunner
 from .settings import Settings
@@ -57,7 +58,7 @@ class Ingress:
 
     def __serve_build_asgi_app__(self) -> Any:
         runner = RayRunner(self.model, timeout=self.settings.request_timeout)
-        return create_app(self.settings, runner=runner)
+        return create_app(self.settings, runner=runner, video_alphas=ray_chunked_alphas)
 
 
 def build_app(settings: Settings) -> serve.Application:

@@ -19,8 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
+from humancut.api.video import ROUTE as VIDEO_ROUTE
 from humancut.cli import main
 from tests.support.checks import assert_same_as_local_batch, check_sdk_cut
 from tests.support.images import SHARED_EVAL, encode, landscape
@@ -119,6 +121,58 @@ def test_a_video_task_through_the_ray_app(server):
     frames = webm_alpha_frames(httpx.get(done["data"]["video_url"], timeout=30).content)
     assert len(frames) == 20 and frames[10][..., 3][face(index=10)] == 255
     assert frames[10][2, 2, 3] == 0
+
+
+def test_a_long_clips_chunks_run_as_ray_tasks_like_local_chunks(server, tmp_path):
+    """A clip over chunks.MIN_SECONDS is cut in two chunks (2 CPUs, 1 per slot) on Ray
+    tasks: the same frames and alpha as the same chunks in local processes, which differ
+    from one pass at the seam (so the chunks did run)."""
+    from humancut import Settings, remove_video
+    from tests.e2e.test_video_server import status, wait_until
+    from tests.support.clips import Scene, make_gop_clip
+    from tests.support.videoclips import webm_alpha_frames
+
+    scene = Scene(160, 120, 64)  # 4.3 s at 15 fps, a keyframe every 12 frames
+    clip = make_gop_clip(tmp_path / "walk.mp4", scene, 12)
+    key = server.create_key(2)
+    r = httpx.post(server.url + VIDEO_ROUTE, headers={"ailabapi-api-key": key},
+                   files={"video": ("walk.mp4", clip.read_bytes())}, timeout=60)
+    assert r.status_code == 200, r.text
+    task_id = r.json()["task_id"]
+    done = wait_until(lambda: (s := status(server, key, task_id))["task_status"] in (2, 3)
+                      and s, 300, "ended")
+    assert done["task_status"] == 2, done
+    ray_alpha = alpha_of(webm_alpha_frames(httpx.get(done["data"]["video_url"],
+                                                     timeout=30).content))
+
+    def local(name: str, **settings: object) -> list[np.ndarray]:
+        remove_video(clip, tmp_path / name, settings=Settings.from_env(threads=1, **settings))
+        return alpha_of(webm_alpha_frames((tmp_path / name).read_bytes()))
+
+    chunked = local("chunked.webm", workers=2, video_chunks="on")
+    one_pass = local("one.webm", workers=1)
+    assert len(ray_alpha) == len(chunked) == len(one_pass) == scene.frames
+    same = [float(np.abs(a - b).mean()) for a, b in zip(ray_alpha, chunked, strict=True)]
+    seam = [float(np.abs(a - b).mean()) for a, b in zip(ray_alpha, one_pass, strict=True)]
+    assert max(same) < 0.05, same
+    assert max(seam) > 10 * max(max(same), 0.01), seam
+
+
+def test_chunk_slots_are_dealt_node_by_node():
+    from humancut.rayvideo import slots
+
+    def node(name: str, cpus: float, alive: bool = True) -> dict[str, object]:
+        return {"NodeID": name, "Alive": alive, "Resources": {"CPU": cpus}}
+
+    nodes = [node("a", 3), node("b", 1), node("c", 4, alive=False), node("d", 0)]
+    assert slots(1, nodes) == ["a", "b", "a", "a"]
+    assert slots(2, nodes) == ["a"]  # b's one CPU is no slot of 2
+    assert slots(0.5, [node("a", 1), node("b", 1)]) == ["a", "b", "a", "b"]
+    assert slots(1, []) == []
+
+
+def alpha_of(frames: list[np.ndarray]) -> list[np.ndarray]:
+    return [f[..., 3].astype(np.int16) for f in frames]
 
 
 def ingress_metrics(server: Server) -> dict[tuple[str, str], float]:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.support import services
@@ -48,6 +49,8 @@ RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 NODE = ["--num-cpus", "1", "--object-store-memory", str(200 * 2**20), "--disable-usage-stats"]
 SERVER_ARGS = ["--ray-min-replicas", "2", "--ray-max-replicas", "2", "--ray-num-cpus", "1",
                "--threads", "1", "--workers", "1", "--queue-size", "64"]
+# The chunked clip: WIDTHxHEIGHTxFRAMESxFPS (a keyframe each second); over 4 s, so it is cut.
+VIDEO = os.environ.get("HUMANCUT_NETNS_VIDEO") or "160x120x75x15"
 ENVELOPE_ERRORS = {"PROCESSING_FAILURE": 500, "AI_SERVICE_FLOW_RESTRICTION": 503}
 
 
@@ -339,6 +342,50 @@ def test_credits_are_exact_on_postgresql_across_nodes(server, tmp_path, astronau
     codes = Counter(outcome(c) for c in server.burst(secret, 100, small))
     assert codes == {"ok": 10, "ERROR_NOT_ENOUGH_CREDITS": 90}
     assert server.balance(key_id) == 0
+
+
+def test_a_clips_chunks_run_on_both_nodes_like_local_chunks(server, hosts, cluster, tmp_path):
+    """A clip over chunks.MIN_SECONDS through the video API: its two chunks run as Ray tasks,
+    one on each node, giving the frames and alpha the same chunks give in local processes.
+    Then host B is gone and the same clip is matted on host A alone (one pass, no chunk
+    task); the two times are printed (HUMANCUT_NETNS_VIDEO=1280x720x300x30 for the
+    benchmark figure of docs/video.md)."""
+    from humancut import Settings, remove_video
+    from humancut.rayvideo import TASK
+    from tests.support.clips import Scene, make_gop_clip
+    from tests.support.videoclips import webm_alpha_frames
+
+    width, height, frames, fps = (int(v) for v in VIDEO.split("x"))
+    clip = make_gop_clip(tmp_path / "walk.mp4", Scene(width, height, frames), fps, fps)
+    server.wait_model_nodes([hosts.a_ip, hosts.b_ip])
+    _, secret = server.key()
+    both = client(hosts, "video", server.url, secret, str(clip), str(tmp_path / "both.webm"))
+    assert both["task_status"] == 2, both
+    ran = client(hosts, "tasks", cluster.address, TASK)
+    assert len(ran) == 2 and {t["node"] for t in ran} == {hosts.a_ip, hosts.b_ip}, ran
+
+    remove_video(clip, tmp_path / "local.webm",
+                 settings=Settings.from_env(threads=1, workers=2, video_chunks="on"))
+    on_ray, local = (webm_alpha_frames((tmp_path / f"{n}.webm").read_bytes())
+                     for n in ("both", "local"))
+    assert len(on_ray) == len(local) == frames
+    diffs = [float(np.abs(a[..., 3].astype(np.int16) - b[..., 3]).mean())
+             for a, b in zip(on_ray, local, strict=True)]
+    assert max(diffs) < 0.05, diffs
+
+    try:
+        assert cluster.kill_worker() > 0
+        server.wait_model_nodes([hosts.a_ip], timeout=180)
+        alone = client(hosts, "video", server.url, secret, str(clip),
+                       str(tmp_path / "alone.webm"))
+        assert alone["task_status"] == 2, alone
+        assert len(client(hosts, "tasks", cluster.address, TASK)) == 2  # no chunk this time
+    finally:
+        if not hosts.pids("b"):
+            cluster.start_worker()
+    server.wait_model_nodes([hosts.a_ip, hosts.b_ip])
+    print(f"clip {VIDEO}: two nodes {both['seconds']:.1f} s, host A alone "
+          f"{alone['seconds']:.1f} s: {alone['seconds'] / both['seconds']:.2f}x")
 
 
 @pytest.mark.parametrize("round_", range(FAULT_ROUNDS))

@@ -146,3 +146,17 @@ def read_clip(path: Path, *, fmt: str = "rgba") -> Decoded:
             samples = sum(f.samples for f in c.decode(a))
             seconds = samples / a.codec_context.sample_rate
     return Decoded(frames, times, fps, pix, name, audio, seconds)
+
+
+def make_gop_clip(path: Path, scene: Scene, gop: int, fps: int = 15) -> Path:
+    """H.264 with a keyframe forced every `gop` frames (and none elsewhere): the cuts
+    parallel chunks may start at (video/chunks.py)."""
+    with av.open(str(path), "w") as out:
+        stream: Any = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "12", "g": str(gop),
+                          "keyint_min": str(gop), "sc_threshold": "0"}
+        for i in range(scene.frames):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(scene.frame(i), format="rgb24")))
+        out.mux(stream.encode(None))
+    return path

@@ -13,6 +13,9 @@ run, JSON on stdout:
     hostclient.py removebg URL SECRET PHOTO       -> {"status", "content_type", "size"}
     hostclient.py replicas GCS_ADDRESS            -> [{"name", "node"}, ...]
     hostclient.py actors GCS_ADDRESS CLASS        -> [{"class", "state", "node"}, ...]
+    hostclient.py tasks GCS_ADDRESS NAME          -> [{"state", "node"}, ...] of Ray tasks
+    hostclient.py video URL SECRET CLIP OUT       -> submit CLIP, wait, save the result at
+                                                     OUT: {"task_status", "seconds", "data"}
 """
 
 from __future__ import annotations
@@ -134,6 +137,43 @@ def actors(gcs: str, class_name: str) -> list[dict[str, Any]]:
                 if class_name in a.class_name]
     finally:
         ray.shutdown()
+
+
+def tasks(gcs: str, name: str) -> list[dict[str, Any]]:
+    """Every Ray task the cluster has had named `name`, with its state and node."""
+    import ray
+    from ray.util.state import list_tasks
+
+    ray.init(address=gcs, log_to_driver=False)
+    try:
+        nodes = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes()}
+        return [{"state": t.state, "node": nodes.get(t.node_id or "", "")}
+                for t in list_tasks(address=gcs, filters=[("name", "=", name)], limit=1000)]
+    finally:
+        ray.shutdown()
+
+
+def video(url: str, secret: str, clip: str, out: str) -> dict[str, Any]:
+    """A clip through the video API, timed from submission to its end."""
+    from humancut.api.video import QUERY_ROUTE
+    from humancut.api.video import ROUTE as VIDEO_ROUTE
+
+    headers = {"ailabapi-api-key": secret}
+    started = time.monotonic()
+    r = httpx.post(url + VIDEO_ROUTE, headers=headers,
+                   files={"video": (Path(clip).name, Path(clip).read_bytes())}, timeout=120)
+    assert r.status_code == 200, r.text
+    while True:
+        body = httpx.get(url + QUERY_ROUTE, params={"task_id": r.json()["task_id"]},
+                         headers=headers, timeout=30).json()
+        if body["task_status"] in (2, 3) or time.monotonic() - started > 900:
+            break
+        time.sleep(0.2)
+    seconds = time.monotonic() - started
+    if body["task_status"] == 2:
+        Path(out).write_bytes(httpx.get(body["data"]["video_url"], timeout=120).content)
+    return {"task_status": body["task_status"], "seconds": seconds, "data": body["data"],
+            "error": body["error_msg"]}
 
 
 if __name__ == "__main__":

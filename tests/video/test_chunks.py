@@ -7,33 +7,17 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
 
 from humancut import Settings, remove_video
 from humancut.video import chunks, probe
-from tests.support.clips import Scene
+from tests.support.clips import Scene, make_gop_clip
 
 GOP = 12
 SCENE = Scene(160, 120, 64)  # 64 frames at 15 fps: over chunks.MIN_SECONDS
-FPS = 15
-
-
-def make_gop_clip(path: Path, scene: Scene, gop: int) -> Path:
-    """H.264 with a keyframe forced every `gop` frames (and none elsewhere)."""
-    with av.open(str(path), "w") as out:
-        stream: Any = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "12", "g": str(gop),
-                          "keyint_min": str(gop), "sc_threshold": "0"}
-        for i in range(scene.frames):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(scene.frame(i), format="rgb24")))
-        out.mux(stream.encode(None))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from ..errors import ConfigError, HumancutError
 from ..runner import Runner, create_runner
 from ..settings import Settings, unknown_variables
 from ..store import Backends, ResultStore, open_backends
+from ..video import AlphaSource
 from . import admin, ailab, pages, removebg, results, video
 from .family import Family
 from .middleware import ids_and_log
@@ -41,9 +42,11 @@ log = logging.getLogger("humancut.api")
 
 
 def create_app(settings: Settings | None = None, *, runner: Runner | None = None,
-               backends: Backends | None = None) -> FastAPI:
+               backends: Backends | None = None,
+               video_alphas: AlphaSource | None = None) -> FastAPI:
     """The app; `runner` and `backends` default to what the settings name (tests pass
-    their own)."""
+    their own); `video_alphas`: where clips' chunks run (`serve --ray`: Ray tasks across the
+    cluster), else each clip is matted by the server's video threads."""
     settings = settings or Settings.from_env()
     backends = backends or open_backends(settings)
     runner = runner or create_runner(settings)
@@ -54,7 +57,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     telemetry = Telemetry(settings, runner, CUTTING)
     metrics = metrics_router(settings, telemetry, admin_token)  # a bad setting fails here
     service = CutService(settings, backends, runner, telemetry)
-    worker = VideoWorker(settings, backends, telemetry.video)
+    worker = VideoWorker(settings, backends, telemetry.video, video_alphas)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

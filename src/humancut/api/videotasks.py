@@ -24,7 +24,7 @@ from ..settings import Settings
 from ..store import Backends, Stored
 from ..store.keys import VIDEO_OK
 from ..store.tasks import DONE, FAILED, PROCESSING, Task
-from ..video import SUFFIXES, VideoLimits, remove_video, video_session
+from ..video import SUFFIXES, AlphaSource, VideoLimits, remove_video, video_session
 from .ailab import CODES
 from .service import RESULTS
 from .telemetry import VideoMetrics
@@ -73,8 +73,10 @@ def answer(task: Task, base_url: str, results: Any, request_id: str = "",
 
 
 class VideoWorker:
-    def __init__(self, settings: Settings, backends: Backends, metrics: VideoMetrics):
+    def __init__(self, settings: Settings, backends: Backends, metrics: VideoMetrics,
+                 alphas_from: AlphaSource | None = None):
         self.settings, self.backends, self.metrics = settings, backends, metrics
+        self.alphas_from = alphas_from
         self.uploads = Path(settings.video_upload_dir or
                             Path(settings.data_dir) / "video-uploads")
         self.work = Path(settings.data_dir) / "video-work"
@@ -88,6 +90,7 @@ class VideoWorker:
         self._swept = 0.0
         # One clip on video_threads threads, never parallel chunks in other processes
         # (video.chunks spreads a clip over `workers` processes): the pool's bound holds.
+        # Only a cluster (alphas_from) takes a clip's chunks elsewhere.
         self._clip = settings.replace(workers=1, threads=settings.video_threads)
         metrics.queue.set_function(self._depth)
 
@@ -163,7 +166,7 @@ class VideoWorker:
             summary = remove_video(self.uploads / task.upload, out, form=task.form,
                                    bg_color=task.bg_color or None, settings=self._clip,
                                    progress=progress, limits=VideoLimits.of(self.settings),
-                                   session=self.session())
+                                   session=self.session(), alphas_from=self.alphas_from)
             # The lease renewed before the upload to the result store (S3 may be slow).
             if not self.backends.tasks.heartbeat(task.id, worker, summary.frames,
                                                  summary.frames, self.settings.video_lease):

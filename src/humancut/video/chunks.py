@@ -38,7 +38,7 @@ import numpy as np
 
 from ..settings import Settings
 from .decode import upright
-from .matting import TemporalMatter
+from .matting import TemporalMatter, video_session
 from .probe import ClipInfo
 
 MIN_SECONDS = 4.0  # shorter clips: the workers' start-up (a session each) costs more
@@ -157,8 +157,7 @@ def _follow(path: Path, job: Any, shape: tuple[int, int]) -> Iterator[np.ndarray
                 (size,) = _LEN.unpack(head)
                 body = f.read(size)
                 if len(body) == size:
-                    h, w = _LEN.unpack(body[:4])[0], _LEN.unpack(body[4:8])[0]
-                    yield np.frombuffer(zlib.decompress(body[8:]), np.uint8).reshape(h, w)
+                    yield unpack(body)
                     continue
             f.seek(at)  # a frame not fully written yet
             if job.ready():
@@ -177,8 +176,6 @@ _parent = 0
 def _init(settings: Settings) -> None:
     """A worker: its own session, made once."""
     global _session, _settings, _parent
-    from .pipeline import video_session
-
     _parent = os.getppid()
     _settings = settings
     _session = video_session(settings)
@@ -204,8 +201,24 @@ def _decoded(path: str, chunk: Chunk, order: list[int]) -> Iterator[tuple[int, n
 
 def _run_chunk(path: str, chunk: Chunk, order: list[int], out: str) -> int:
     assert _settings is not None
+    n = 0
+    with open(out, "wb") as f:  # the reader follows it as it grows (partial frames wait)
+        for alpha in matte_chunk(path, chunk, order, _settings, _session):
+            body = pack(alpha)
+            f.write(_LEN.pack(len(body)) + body)
+            f.flush()
+            n += 1
+            if os.getppid() != _parent:  # the caller was killed: nobody will read this
+                raise SystemExit(1)
+    return n
+
+
+def matte_chunk(path: str, chunk: Chunk, order: list[int], settings: Settings,
+                session: Any) -> Iterator[np.ndarray]:
+    """The alpha of each frame of `chunk`, the state warmed on its `lead` frames first.
+    Here (a spawn worker) and in a Ray task (rayvideo.py) alike."""
     fps, pixels = _rate_and_pixels(path)
-    matter = TemporalMatter(_session, size=_settings.video_size,
+    matter = TemporalMatter(session, size=settings.video_size,
                             warmup=TemporalMatter.warmup_for(fps, pixels))
     frames = _decoded(path, chunk, order)
 
@@ -217,18 +230,18 @@ def _run_chunk(path: str, chunk: Chunk, order: list[int], out: str) -> int:
         for _, rgb in frames:
             yield rgb
 
-    n = 0
-    with open(out, "wb") as f:  # the reader follows it as it grows (partial frames wait)
-        for alpha in matter.frames(rest(), lead=lead() if chunk.lead else ()):
-            h, w = alpha.shape
-            packed = zlib.compress(np.ascontiguousarray(alpha).tobytes(), 1)
-            body = _LEN.pack(h) + _LEN.pack(w) + packed
-            f.write(_LEN.pack(len(body)) + body)
-            f.flush()
-            n += 1
-            if os.getppid() != _parent:  # the caller was killed: nobody will read this
-                raise SystemExit(1)
-    return n
+    yield from matter.frames(rest(), lead=lead() if chunk.lead else ())
+
+
+def pack(alpha: np.ndarray) -> bytes:
+    """An alpha frame as bytes: its height, width, then its pixels deflated (level 1)."""
+    h, w = alpha.shape
+    return _LEN.pack(h) + _LEN.pack(w) + zlib.compress(np.ascontiguousarray(alpha).tobytes(), 1)
+
+
+def unpack(body: bytes) -> np.ndarray:
+    h, w = _LEN.unpack(body[:4])[0], _LEN.unpack(body[4:8])[0]
+    return np.frombuffer(zlib.decompress(body[8:]), np.uint8).reshape(h, w)
 
 
 def _rate_and_pixels(path: str) -> tuple[float, int]:

@@ -27,6 +27,11 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from ..engine import locate
+from ..engine.onnx import create_session
+from ..engine.rvm import RVM_MOBILENETV3
+from ..settings import Settings
+
 VIDEO_SIZE = 512  # default long side (px) the encoder sees (Settings.video_size)
 THUMB = (32, 18)  # the scene-cut thumbnail (w, h)
 CUT_THRESHOLD = 0.12  # mean |RGB difference| (0..1) of two thumbnails that is a hard cut
@@ -34,6 +39,12 @@ CUT_CONTRAST = 2.5  # ... and that many times the recent mean difference
 WARMUP_SECONDS = 1.0
 MAX_WARMUP = 30  # frames buffered at most for the warming pass (memory: full-size frames)
 WARMUP_BYTES = 64 * 2**20  # ... and at most this much of them (1080p: 10 frames, 720p: 23)
+
+
+def video_session(settings: Settings) -> ort.InferenceSession:
+    """An onnxruntime session of RVM (the video path is RVM's own recurrent use)."""
+    path = locate(RVM_MOBILENETV3, settings.model_dir, settings.model_path)
+    return create_session(path, device=settings.device, threads=settings.threads)
 
 
 def ratio_for(height: int, width: int, size: int) -> float:

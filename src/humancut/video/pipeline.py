@@ -4,8 +4,6 @@ failure it is deleted and nothing is left under the destination's name)."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -21,16 +19,16 @@ from typing import IO, Any
 
 import onnxruntime as ort
 
-from ..engine import locate
-from ..engine.onnx import create_session
-from ..engine.rvm import RVM_MOBILENETV3
 from ..errors import HumancutError
 from ..settings import Settings
-from . import decode, encode
-from .matting import TemporalMatter
+from . import chunks, decode, encode
+from .matting import TemporalMatter, video_session
 from .probe import ClipInfo, Source, VideoLimits, check_bytes, check_limits, header_info, open_input
 
 Progress = Callable[[int, int], None]
+# Who makes the alphas of a clip (a path) when not this process: the local chunks, or Ray
+# tasks across a cluster (rayvideo.py); None from it: matte here.
+AlphaSource = Callable[[Path, ClipInfo, Settings], "Iterator[Any] | None"]
 
 
 @dataclass
@@ -48,12 +46,6 @@ class VideoSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def video_session(settings: Settings) -> ort.InferenceSession:
-    """An onnxruntime session of RVM (the video path is RVM's own recurrent use)."""
-    path = locate(RVM_MOBILENETV3, settings.model_dir, settings.model_path)
-    return create_session(path, device=settings.device, threads=settings.threads)
 
 
 def resolve_form(dst: Source, form: str | None, bg_color: str | None
@@ -99,11 +91,13 @@ class _Clock:
 def remove_video(src: Source, dst: str | Path | IO[bytes], *, form: str | None = None,
                  bg_color: str | None = None, settings: Settings | None = None,
                  progress: Progress | None = None, limits: VideoLimits | None = None,
-                 session: ort.InferenceSession | None = None) -> VideoSummary:
+                 session: ort.InferenceSession | None = None,
+                 alphas_from: AlphaSource | None = None) -> VideoSummary:
     """Cut the people out of the clip `src` (a path or a binary file) into `dst` (a path or
     a writable binary file) in `form` (encode.FORMS; None: from dst's ending, else webm).
     `progress(frames_done, frames_total)` after each frame; `session`: an RVM session to
-    reuse. Raises HumancutError; nothing is left at dst then."""
+    reuse; `alphas_from`: where a clip's chunks run (default: processes of this machine,
+    when settings.workers > 1). Raises HumancutError; nothing is left at dst then."""
     settings = settings or Settings.from_env()
     limits = limits or VideoLimits.of(settings)
     form, colour = resolve_form(dst, form, bg_color)
@@ -114,7 +108,8 @@ def remove_video(src: Source, dst: str | Path | IO[bytes], *, form: str | None =
         check_limits(info, limits)  # before the model is loaded or a frame decoded
         tmp, final = _temporary(dst, form)
         try:
-            alphas = chunked_alphas(src, info, settings)
+            alphas = (chunks.chunked_alphas if alphas_from is None else alphas_from)(
+                Path(src), info, settings) if isinstance(src, (str, Path)) else None
             if alphas is None:  # this process mattes: the model is loaded here, once
                 session = session or video_session(settings)
             summary = _run(container, info, tmp, form, colour, session, settings, limits,
@@ -183,17 +178,6 @@ def paired(frames: Iterator[decode.Frame], matter: TemporalMatter | None,
 
     for alpha in matter.frames(rgbs()):
         yield waiting.popleft(), alpha
-
-
-def chunked_alphas(src: Source, info: ClipInfo, settings: Settings) -> Iterator[Any] | None:
-    """Alphas made by parallel chunks (video/chunks.py, issue 27 item 5) when that module
-    is there and finds it worth it for this clip; None: matte in this process."""
-    if not isinstance(src, (str, Path)) or settings.workers <= 1 or \
-            importlib.util.find_spec(f"{__package__}.chunks") is None:
-        return None
-    chunks = importlib.import_module(f"{__package__}.chunks")
-    alphas: Iterator[Any] | None = chunks.chunked_alphas(Path(src), info, settings)
-    return alphas
 
 
 class _Encoder:
