@@ -7,16 +7,14 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
 
 from humancut import Settings, remove_video
+from humancut.bench.videoclips import Scene, write_scene
 from humancut.video import chunks, probe
-from tests.support.clips import Scene
 
 GOP = 12
 SCENE = Scene(160, 120, 64)  # 64 frames at 15 fps: over chunks.MIN_SECONDS
@@ -25,15 +23,8 @@ FPS = 15
 
 def make_gop_clip(path: Path, scene: Scene, gop: int) -> Path:
     """H.264 with a keyframe forced every `gop` frames (and none elsewhere)."""
-    with av.open(str(path), "w") as out:
-        stream: Any = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "12", "g": str(gop),
-                          "keyint_min": str(gop), "sc_threshold": "0"}
-        for i in range(scene.frames):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(scene.frame(i), format="rgb24")))
-        out.mux(stream.encode(None))
-    return path
+    return write_scene(path, scene, fps=FPS, options={"g": str(gop), "keyint_min": str(gop),
+                                                      "sc_threshold": "0"})
 
 
 @pytest.fixture(scope="module")
