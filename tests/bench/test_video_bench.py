@@ -11,8 +11,8 @@ import pytest
 
 from humancut import Settings, remove_video
 from humancut.bench.video import VideoBenchReport, render, summary, targets
+from humancut.bench.videoclips import Scene, write_scene
 from humancut.bench.videoruns import read_alpha
-from tests.support.clips import Scene, make_clip
 
 SCENE = Scene(160, 120, 8)
 
@@ -20,7 +20,7 @@ SCENE = Scene(160, 120, 8)
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("bench-video")
-    clip = make_clip(folder / "walk.mp4", SCENE)
+    clip = write_scene(folder / "walk.mp4", SCENE)
     settings = Settings.from_env(workers=1)
     out = {}
     for form, suffix in (("png_zip", ".zip"), ("webm", ".webm"), ("mov", ".mov"),

@@ -17,7 +17,7 @@ import pytest
 from humancut.settings import Settings
 from humancut.store import open_keys
 from humancut.store.keys import VIDEO_OK, utc_day
-from tests.support.browser import CHROMIUM, watch
+from tests.support.browser import CHROMIUM, watched_page
 from tests.support.images import FIXTURES, encode
 from tests.support.server import ROUTE, start
 
@@ -44,15 +44,9 @@ def console(tmp_path_factory):
 
 @pytest.fixture
 def page(browser, console):
-    ctx = browser.new_context(base_url=console.url + "/", viewport={"width": 1280,
-                                                                    "height": 900})
-    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=console.url)
-    ctx.set_default_timeout(TIMEOUT)
-    pg = ctx.new_page()
-    problems = watch(pg)
-    yield pg
-    ctx.close()
-    assert not problems, problems
+    with watched_page(browser, console.url, TIMEOUT) as pg:
+        pg.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console.url)
+        yield pg
 
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.browser import CHROMIUM, watch
+from tests.support.browser import CHROMIUM, watched_page
 from tests.support.images import FIXTURES, encode, landscape
 from tests.support.server import ROUTE, start
 
@@ -33,22 +33,10 @@ expect = sync_api.expect
 
 
 @pytest.fixture
-def context(browser, server):
-    ctx = browser.new_context(base_url=server.url + "/", viewport={"width": 1280, "height": 900},
-                              accept_downloads=True)
-    ctx.set_default_timeout(TIMEOUT)
-    yield ctx
-    ctx.close()
-
-
-
-@pytest.fixture
-def page(context):
+def page(browser, server):
     """A fresh page; fails the test on a CSP violation or an uncaught script error."""
-    pg = context.new_page()
-    problems = watch(pg)
-    yield pg
-    assert not problems, problems
+    with watched_page(browser, server.url, TIMEOUT, accept_downloads=True) as pg:
+        yield pg
 
 
 def open_page(page, key: str | None) -> None:
@@ -195,15 +183,10 @@ def test_other_errors(page, key, tmp_path):
 def trial_page(browser, tmp_path_factory):
     """A page on its own `humancut serve --trial-key`, stopped after the test."""
     srv = start(tmp_path_factory.mktemp("trial"), extra_args=["--trial-key"])
-    ctx = browser.new_context(base_url=srv.url + "/", viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(TIMEOUT)
     try:
-        pg = ctx.new_page()
-        problems = watch(pg)
-        yield pg
-        assert not problems, problems
+        with watched_page(browser, srv.url, TIMEOUT) as pg:
+            yield pg
     finally:
-        ctx.close()
         srv.stop()
 
 

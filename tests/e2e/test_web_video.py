@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import CHROMIUM, watch
+from tests.support.browser import CHROMIUM, watched_page
 from tests.support.images import encode, landscape
 from tests.support.server import Server, start
 from tests.support.videoclips import clip, face, webm_alpha_frames
@@ -50,14 +50,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def page(browser: Any, server: Server) -> Iterator[Any]:
-    ctx = browser.new_context(base_url=server.url + "/", viewport={"width": 1280, "height": 900},
-                              accept_downloads=True)
-    ctx.set_default_timeout(TIMEOUT)
-    pg = ctx.new_page()
-    problems = watch(pg)
-    yield pg
-    ctx.close()
-    assert not problems, problems
+    with watched_page(browser, server.url, TIMEOUT, accept_downloads=True) as pg:
+        yield pg
 
 
 def test_the_video_tab_plays_a_transparent_result(page, server, tmp_path):

@@ -128,8 +128,9 @@ def test_a_long_clips_chunks_run_as_ray_tasks_like_local_chunks(server, tmp_path
     tasks: the same frames and alpha as the same chunks in local processes, which differ
     from one pass at the seam (so the chunks did run)."""
     from humancut import Settings, remove_video
+    from humancut.bench.videoclips import Scene
     from tests.e2e.test_video_server import status, wait_until
-    from tests.support.clips import Scene, make_gop_clip
+    from tests.support.clips import make_gop_clip
     from tests.support.videoclips import webm_alpha_frames
 
     scene = Scene(160, 120, 64)  # 4.3 s at 15 fps, a keyframe every 12 frames

@@ -351,8 +351,9 @@ def test_a_clips_chunks_run_on_both_nodes_like_local_chunks(server, hosts, clust
     task); the two times are printed (HUMANCUT_NETNS_VIDEO=1280x720x300x30 for the
     benchmark figure of docs/video.md)."""
     from humancut import Settings, remove_video
+    from humancut.bench.videoclips import Scene
     from humancut.rayvideo import TASK
-    from tests.support.clips import Scene, make_gop_clip
+    from tests.support.clips import make_gop_clip
     from tests.support.videoclips import webm_alpha_frames
 
     width, height, frames, fps = (int(v) for v in VIDEO.split("x"))

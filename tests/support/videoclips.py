@@ -1,52 +1,42 @@
-"""Small clips for the video API tests, made with PyAV: the astronaut (a real person, so the
-real model runs) moving over a plain background, a few seconds at a small size so a task
-ends in seconds; and helpers that decode a result back (WebM's alpha with libvpx-vp9)."""
+"""Small clips for the video API tests, made with PyAV (humancut.bench.videoclips): the
+astronaut (a real person, so the real model runs) moving over a plain background, a few
+seconds at a small size so a task ends in seconds; and helpers that decode a result back
+(WebM's alpha with libvpx-vp9)."""
 
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 from PIL import Image
 
+from humancut.bench.videoclips import Scene, write_scene
 from tests.support.images import ASTRONAUT
 
 BACKGROUND = (40, 120, 200)  # a blue wall: far from skin and hair
 
 
-def clip(width: int = 128, height: int = 96, seconds: float = 2.0, fps: int = 10,
-         container: str = "mp4", codec: str = "libx264") -> bytes:
-    """An H.264 MP4 (or `container`/`codec`) of the astronaut's head and shoulders
-    sliding left to right over BACKGROUND."""
-    person = Image.open(ASTRONAUT).convert("RGB").crop((100, 0, 420, 320))
-    side = height * 9 // 10
-    person = np.asarray(person.resize((side, side)))
-    buf = io.BytesIO()
-    with av.open(buf, "w", format=container) as out:
-        stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        n = max(1, round(seconds * fps))
-        for i in range(n):
-            frame = np.empty((height, width, 3), np.uint8)
-            frame[:] = BACKGROUND
-            x = int((width - side) * i / max(1, n - 1))
-            frame[height - side:, x:x + side] = person
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return buf.getvalue()
+def scene(width: int = 128, height: int = 96, seconds: float = 2.0,
+          fps: int = 10) -> Scene:
+    """What clip(...) shows: the astronaut's head and shoulders sliding left to right over
+    BACKGROUND."""
+    return Scene(width, height, max(1, round(seconds * fps)), share=Fraction(9, 10),
+                 crop=(100, 0, 420, 320), wall=BACKGROUND)
+
+
+def clip(width: int = 128, height: int = 96, seconds: float = 2.0, fps: int = 10) -> bytes:
+    """An H.264 MP4 of scene(...)."""
+    return write_scene(io.BytesIO(), scene(width, height, seconds, fps), fps=fps).getvalue()
 
 
 def person_box(width: int = 128, height: int = 96, seconds: float = 2.0, fps: int = 10,
                index: int = 0) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) of the astronaut in frame `index` of clip(...)."""
-    side = height * 9 // 10
-    n = max(1, round(seconds * fps))
-    x = int((width - side) * index / max(1, n - 1))
-    return x, height - side, x + side, height
+    left, top, side = scene(width, height, seconds, fps).box(index)  # type: ignore[misc]
+    return left, top, left + side, top + side
 
 
 def face(width: int = 128, height: int = 96, seconds: float = 2.0, fps: int = 10,

@@ -11,8 +11,8 @@ import av
 import pytest
 
 from humancut import HumancutError, remove_video
+from humancut.bench.videoclips import Scene, tone, write_scene
 from humancut.video import VideoLimits, probe
-from tests.support.clips import Scene, _sine, make_clip
 from tests.support.images import ASTRONAUT
 
 SCENE = Scene(160, 120, 20)
@@ -40,7 +40,7 @@ def out(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("clips") / "ok.mp4", SCENE)
+    return write_scene(tmp_path_factory.mktemp("clips") / "ok.mp4", SCENE)
 
 
 def test_not_a_video(tmp_path: Path, out: Path, session: Any) -> None:
@@ -56,12 +56,12 @@ def test_no_video_stream(tmp_path: Path, out: Path, session: Any) -> None:
     with av.open(str(tmp_path / "song.mp4"), "w") as c:
         stream: Any = c.add_stream("aac", rate=44100)
         stream.layout = "stereo"
-        _sine(c, stream, 0.5)
+        tone(c, stream, 0.5)
     refused(tmp_path / "song.mp4", out, "unsupported_type", "no video stream", session)
 
 
 def test_unsupported_codec(tmp_path: Path, out: Path, session: Any) -> None:
-    avi = make_clip(tmp_path / "ok.avi", SCENE, kind="avi")
+    avi = write_scene(tmp_path / "ok.avi", SCENE, kind="avi")
     odd = tmp_path / "odd.avi"  # a FourCC no decoder knows
     odd.write_bytes(avi.read_bytes().replace(b"FMP4", b"ZZZZ"))
     refused(odd, out, "unsupported_type", "codec is not supported", session)
@@ -71,7 +71,7 @@ def test_truncated(tmp_path: Path, out: Path, mp4: Path, session: Any) -> None:
     data = mp4.read_bytes()  # moov (the index) at the end: half a file has none
     (tmp_path / "half.mp4").write_bytes(data[:len(data) // 2])
     refused(tmp_path / "half.mp4", out, "undecodable", "truncated", session)
-    webm = make_clip(tmp_path / "long.webm", Scene(160, 120, 40), kind="webm")
+    webm = write_scene(tmp_path / "long.webm", Scene(160, 120, 40), kind="webm")
     data = webm.read_bytes()  # frames, then cut: the demuxer ends quietly at 1.4 of 2.7 s
     (tmp_path / "cut.webm").write_bytes(data[:len(data) * 8 // 10])
     assert probe(tmp_path / "cut.webm").frames == 40

@@ -13,8 +13,9 @@ import pytest
 from PIL import Image
 
 from humancut import Settings, remove_video
+from humancut.bench.videoclips import Scene
 from humancut.video import chunks, probe
-from tests.support.clips import Scene, make_gop_clip
+from tests.support.clips import make_gop_clip
 
 GOP = 12
 SCENE = Scene(160, 120, 64)  # 64 frames at 15 fps: over chunks.MIN_SECONDS

@@ -17,8 +17,9 @@ import pytest
 from PIL import Image
 
 import humancut
+from humancut.bench.videoclips import Scene, write_scene
 from humancut.cli import main
-from tests.support.clips import Scene, make_clip, read_clip
+from tests.support.clips import read_clip
 from tests.support.images import encode
 
 FAST = ["--threads", "2"]
@@ -27,7 +28,7 @@ SRC = str(Path(humancut.__file__).resolve().parents[1])
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("cli") / "walk.mp4", Scene(128, 96, 8))
+    return write_scene(tmp_path_factory.mktemp("cli") / "walk.mp4", Scene(128, 96, 8))
 
 
 def test_a_clip_by_content_to_each_ending(clip: Path, tmp_path: Path, capsys) -> None:

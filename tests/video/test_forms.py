@@ -17,15 +17,16 @@ import pytest
 from PIL import Image
 
 from humancut import HumancutError, remove_video
+from humancut.bench.videoclips import Scene, write_scene
 from humancut.video import probe
-from tests.support.clips import Decoded, Scene, make_clip, read_clip
+from tests.support.clips import Decoded, read_clip
 
 SCENE = Scene(192, 144, 16)
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("clip") / "walk.mp4", SCENE, audio=True)
+    return write_scene(tmp_path_factory.mktemp("clip") / "walk.mp4", SCENE, audio=True)
 
 
 def assert_cut_out(alphas: list[np.ndarray], scene: Scene) -> None:
@@ -123,8 +124,8 @@ def test_on_a_colour(clip: Path, tmp_path: Path, session: Any, form: str | None,
 def test_variable_frame_rate_stays_variable(tmp_path: Path, session: Any) -> None:
     scene = Scene(160, 120, 12)
     pts = [0, 40, 100, 120, 200, 260, 270, 330, 420, 440, 520, 600]  # ms
-    src = make_clip(tmp_path / "vfr.mkv", scene, kind="mkv", pts=pts,
-                    time_base=Fraction(1, 1000))
+    src = write_scene(tmp_path / "vfr.mkv", scene, kind="mkv", pts=pts,
+                      time_base=Fraction(1, 1000))
     for name in ("out.webm", "out.mov", "out.mp4"):
         remove_video(src, tmp_path / name, session=session)
         times = read_clip(tmp_path / name).times
@@ -135,7 +136,7 @@ def test_variable_frame_rate_stays_variable(tmp_path: Path, session: Any) -> Non
 def test_rotation_is_honoured(tmp_path: Path, session: Any, rotation: int) -> None:
     """A phone clip: pixels stored turned, the display matrix saying how to show them."""
     scene = Scene(120, 160, 8)  # upright: portrait
-    src = make_clip(tmp_path / "phone.mp4", scene, rotation=rotation)
+    src = write_scene(tmp_path / "phone.mp4", scene, rotation=rotation)
     with av.open(str(src)) as c:
         stored = c.streams.video[0].codec_context
         assert (stored.width, stored.height) == ((160, 120) if rotation % 180 else (120, 160))
@@ -152,7 +153,7 @@ def test_rotation_is_honoured(tmp_path: Path, session: Any, rotation: int) -> No
 
 def test_odd_sizes_are_kept_or_evened(tmp_path: Path, session: Any) -> None:
     scene = Scene(161, 121, 6)
-    src = make_clip(tmp_path / "odd.webm", scene, kind="webm")
+    src = write_scene(tmp_path / "odd.webm", scene, kind="webm")
     assert probe(src).width == 161
     for name, size in (("out.webm", (161, 121)), ("out.mov", (161, 121)),
                        ("out.mp4", (160, 120))):
@@ -164,7 +165,7 @@ def test_odd_sizes_are_kept_or_evened(tmp_path: Path, session: Any) -> None:
 
 def test_nobody_gives_a_transparent_clip(tmp_path: Path, session: Any) -> None:
     scene = Scene(192, 144, 16, person=False)
-    src = make_clip(tmp_path / "empty.mp4", scene)
+    src = write_scene(tmp_path / "empty.mp4", scene)
     remove_video(src, tmp_path / "out.webm", session=session)
     alphas = np.stack([f[..., 3] for f in read_clip(tmp_path / "out.webm").frames])
     assert len(alphas) == 16
@@ -173,7 +174,7 @@ def test_nobody_gives_a_transparent_clip(tmp_path: Path, session: Any) -> None:
 
 def test_a_hard_cut_restarts_the_state(tmp_path: Path, session: Any) -> None:
     scene = Scene(192, 144, 24, cut_at=13)
-    src = make_clip(tmp_path / "cut.mp4", scene)
+    src = write_scene(tmp_path / "cut.mp4", scene)
     summary = remove_video(src, tmp_path / "out.webm", session=session)
     assert summary.cuts == [13] and summary.frames == 24
     assert_cut_out([f[..., 3] for f in read_clip(tmp_path / "out.webm").frames], scene)

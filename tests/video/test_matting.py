@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from humancut.bench.videoclips import Scene
 from humancut.video.matting import TemporalMatter, ratio_for
 from humancut.video.pipeline import paired
-from tests.support.clips import Scene
 
 
 def test_ratio_from_the_frame_size() -> None:

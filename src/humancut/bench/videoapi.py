@@ -17,40 +17,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import av
 import httpx
-import numpy as np
-from PIL import Image
 
 from ..api import ROUTE
 from ..settings import Settings
 from .photos import ASTRONAUT
 from .servers import HumancutProcess
+from .videoclips import Scene, write_scene
 
 VIDEO_ROUTE = "/api/cutout/portrait/video-background-removal"
 QUERY_ROUTE = "/api/common/query-async-task-result"
-
-
-def make_clip(path: Path, seconds: float, width: int, height: int, fps: int = 25) -> Path:
-    """The astronaut sliding over a gradient, H.264 in MP4."""
-    side = height * 8 // 10
-    person = np.asarray(Image.open(str(ASTRONAUT)).convert("RGB").resize((side, side)))
-    y = np.linspace(0, 1, height)[:, None, None]
-    wall = (np.array([40, 120, 200]) * (1 - y) + np.array([200, 200, 180]) * y).astype(np.uint8)
-    wall = np.broadcast_to(wall, (height, width, 3))
-    n = round(seconds * fps)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(n):
-            frame = wall.copy()
-            x = int((width - side) * i / max(1, n - 1))
-            frame[height - side:, x:x + side] = person
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
 
 
 def _photo() -> bytes:
@@ -90,7 +66,9 @@ def run(seconds: float = 10.0, width: int = 1280, height: int = 720, queued: int
 
     with tempfile.TemporaryDirectory(prefix="humancut-videoapi-") as tmp:
         work = Path(tmp)
-        clip = make_clip(work / "clip.mp4", seconds, width, height)
+        fps = 25
+        clip = write_scene(work / "clip.mp4", Scene(width, height, max(1, round(seconds * fps))),
+                           fps=fps)
         say(f"clip: {seconds:g} s at {width}x{height}")
         base = Settings.from_env()
         local = {}
