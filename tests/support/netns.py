@@ -63,6 +63,7 @@ class TwoHosts:
         self.sockets: set[tuple[str, str, str, str, str]] = set()  # proto, state, local, peer, proc
         self._watching = threading.Event()
         self._watcher: threading.Thread | None = None
+        self.cpus: dict[str, str] = {}  # host -> `taskset -c` CPU list (pin())
 
     @classmethod
     def create(cls) -> TwoHosts:
@@ -95,8 +96,19 @@ class TwoHosts:
 
     # ---- running things inside -------------------------------------------------------
 
+    def pin(self) -> bool:
+        """Host A's processes on CPU 0, host B's on CPU 1 (children and Ray's workers
+        inherit it), so a 1-CPU node has one real core, as on two machines; False with
+        fewer than 2 CPUs or no taskset. Namespaces alone share every core."""
+        if len(os.sched_getaffinity(0)) < 2 or not shutil.which("taskset"):
+            return False
+        first, second = sorted(os.sched_getaffinity(0))[:2]
+        self.cpus = {"a": str(first), "b": str(second)}
+        return True
+
     def exec(self, host: str, cmd: Sequence[str]) -> list[str]:
-        return ["ip", "netns", "exec", self.ns[host], *cmd]
+        pinned = ["taskset", "-c", self.cpus[host]] if host in self.cpus else []
+        return ["ip", "netns", "exec", self.ns[host], *pinned, *cmd]
 
     def run(self, host: str, cmd: Sequence[str], *, timeout: float = 300, check: bool = False,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
