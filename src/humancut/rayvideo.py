@@ -31,7 +31,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from .raycluster import replica_settings
 from .settings import Settings
-from .video import ClipInfo, TemporalMatter, video_session
+from .video import ClipInfo, video_session
 from .video import chunks as local
 
 TASK = "humancut_video_chunk"  # the tasks' name in Ray's state API and dashboard
@@ -53,19 +53,12 @@ def ray_chunked_alphas(path: Path, info: ClipInfo, settings: Settings
                        ) -> Iterator[np.ndarray] | None:
     """uint8 HxW alpha per frame of `path` from Ray tasks, or None when chunks do not pay
     (a short clip, one slot, too few keyframes): then the caller mattes it itself."""
-    if settings.video_chunks == "off" or info.duration < local.MIN_SECONDS:
-        return None
     nodes = slots(settings.ray_num_cpus, ray.nodes())
-    if len(nodes) < 2:
+    planned = local.plan_for(path, info, settings, len(nodes))
+    if planned is None:
         return None
-    index = local.frame_index(path)
-    if index is None:
-        return None
-    order, keys = index
-    plan = local.plan(keys, len(order), len(nodes), TemporalMatter.warmup_for(info.fps))
-    if len(plan) < 2:
-        return None
-    return _alphas(path, plan, order, nodes, replica_settings(settings))
+    chunks, order = planned
+    return _alphas(path, chunks, order, nodes, replica_settings(settings))
 
 
 def _alphas(path: Path, plan: list[local.Chunk], order: list[int], nodes: list[str],

@@ -97,18 +97,25 @@ def chunked_alphas(path: Path, info: ClipInfo, settings: Settings) -> Iterator[n
     """uint8 HxW alpha per frame of `path` made by `settings.workers` processes, or None
     when chunks do not pay for this clip (then the caller mattes in-process)."""
     workers = settings.workers
-    if settings.video_chunks == "off" or workers <= 1 or info.duration < MIN_SECONDS:
-        return None
     if settings.video_chunks == "auto" and (os.cpu_count() or 1) <= workers:
         return None  # no spare core for the calling process's decode and encode
+    planned = plan_for(path, info, settings, workers)
+    return None if planned is None else alphas_in_chunks(path, info, settings, *planned)
+
+
+def plan_for(path: Path, info: ClipInfo, settings: Settings, workers: int
+             ) -> tuple[list[Chunk], list[int]] | None:
+    """The chunks of `path` for `workers` and every frame's pts (frame_index), or None
+    where chunks do not pay: turned off, one worker, a short clip, packets without
+    timestamps, too few keyframes. Here and for Ray tasks (rayvideo.py) alike."""
+    if settings.video_chunks == "off" or workers <= 1 or info.duration < MIN_SECONDS:
+        return None
     index = frame_index(path)
     if index is None:
         return None
     order, keys = index
     chunks = plan(keys, len(order), workers, TemporalMatter.warmup_for(info.fps))
-    if len(chunks) < 2:
-        return None
-    return alphas_in_chunks(path, info, settings, chunks, order)
+    return (chunks, order) if len(chunks) >= 2 else None
 
 
 def alphas_in_chunks(path: Path, info: ClipInfo, settings: Settings, chunks: list[Chunk],
