@@ -54,6 +54,19 @@ async def wait_end(app: App, key: str, task_id: str, timeout: float = 120) -> An
     raise AssertionError(f"task {task_id} did not end: {seen[-5:]}")
 
 
+async def settled(app: App, key: str, timeout: float = 10) -> Any:
+    """The key's usage today once a task's end is in it: the worker records it after the
+    task's answer changes, so a poll may see the end a moment before the usage row."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = app.keys.usage(utc_day(), utc_day(), key.split("_")[1])
+        if rows and (rows[0].video_tasks or any(rows[0].failures)):
+            return rows[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no usage recorded for the task: {rows}")
+        await asyncio.sleep(0.05)
+
+
 def leftovers(app: App) -> list[str]:
     data = app.settings.data_dir
     return [p.name for d in ("video-uploads", "video-work") for p in (data / d).iterdir()]
@@ -75,6 +88,7 @@ async def test_a_task_from_submission_to_a_transparent_webm(tmp_path):
         assert len(task_id) == 32 and body["request_id"] and body["log_id"]
         assert app.credits(key) == 4  # a 2 s clip: one credit, taken at acceptance
         done, seen = await wait_end(app, key, task_id)
+        usage = await settled(app, key)  # the worker's bookkeeping is done
         body = done.json()
         assert done.status_code == 200 and body["error_code"] == 0 and seen[-1] == 2
         assert body["task_id"] == task_id and body["task_type"] == "async"
@@ -91,7 +105,6 @@ async def test_a_task_from_submission_to_a_transparent_webm(tmp_path):
         assert alpha[face(index=10)] == 255
         assert alpha[3, 3] == 0 and alpha[3, 124] == 0  # the wall above
         assert app.credits(key) == 4 and leftovers(app) == []
-        usage = app.keys.usage(utc_day(), utc_day(), key.split("_")[1])[0]
         assert (usage.video_tasks, usage.video_seconds, usage.credits) == (1, 2.0, 1)
         text = (await app.client.get("/metrics")).text
         assert metric(text, 'humancut_video_tasks_total{outcome="ok"}') == 1
@@ -212,6 +225,7 @@ async def test_a_clip_failing_mid_way_ends_failed_with_its_credits_back(tmp_path
         assert resp.status_code == 200, resp.json()  # its header and first frame are sound
         assert app.credits(key) == 1
         ended, _ = await wait_end(app, key, resp.json()["task_id"])
+        usage = await settled(app, key)  # the worker's bookkeeping is done
         body = ended.json()
         assert ended.status_code == 422 and body["task_status"] == 3
         assert body["data"]["task_status"] == 3 and body["task_type"] == "async"
@@ -220,7 +234,6 @@ async def test_a_clip_failing_mid_way_ends_failed_with_its_credits_back(tmp_path
         assert app.credits(key) == 2 and leftovers(app) == []
         results = app.settings.data_dir / "results"
         assert not [p for p in results.iterdir() if p.suffix in (".webm", ".part")]
-        usage = app.keys.usage(utc_day(), utc_day(), key.split("_")[1])[0]
         assert usage.failures == {"video:undecodable": 1} and usage.video_tasks == 0
         text = (await app.client.get("/metrics")).text
         assert metric(text, 'humancut_video_tasks_total{outcome="failed"}') == 1
@@ -256,9 +269,9 @@ async def test_a_task_whose_servers_keep_dying_fails_with_its_credits_back(tmp_p
         worker._threads.clear()
         worker.start()  # a start: this server's worker finds the task started once already
         ended, _ = await wait_end(app, key, task_id, timeout=30)
+        usage = await settled(app, key)  # the worker's bookkeeping is done
         body = ended.json()
         assert ended.status_code == 500 and body["task_status"] == 3
         assert body["error_detail"]["code"] == "PROCESSING_FAILURE"
         assert app.credits(key) == 3 and leftovers(app) == []
-        usage = app.keys.usage(utc_day(), utc_day(), key.split("_")[1])[0]
         assert usage.failures == {"video:processing_failed": 1}

@@ -213,9 +213,16 @@ class VideoWorker:
         self._after_end(tasks.task(task.id) or task, ok, error)
 
     def _after_end(self, task: Task, ok: bool, error: str) -> None:
-        """Once a task has ended: delete its upload, count it, call its webhook."""
+        """Once a task has ended: delete its upload, count it, call its webhook. The usage
+        row comes last of the bookkeeping so that a reader who sees it sees the rest."""
         (self.uploads / task.upload).unlink(missing_ok=True)
         seconds = float(task.result.get("duration", 0.0)) if ok else 0.0
+        outcome = "ok" if ok else "failed"
+        self.metrics.tasks.labels(outcome).inc()
+        self.metrics.duration.labels(outcome).observe(max(0.0, time.time() - task.created_at))
+        if ok:
+            self.metrics.frames.inc(int(task.result.get("frames", 0)))
+            self.metrics.seconds.inc(seconds)
         try:
             if ok:
                 self.backends.keys.record_usage(task.key_id, VIDEO_OK, task.credits,
@@ -224,12 +231,6 @@ class VideoWorker:
                 self.backends.keys.record_usage(task.key_id, f"video:{error}")
         except Exception:  # noqa: BLE001 - logged; the task stands
             log.exception("recording the usage of video task %s failed", task.id)
-        outcome = "ok" if ok else "failed"
-        self.metrics.tasks.labels(outcome).inc()
-        self.metrics.duration.labels(outcome).observe(max(0.0, time.time() - task.created_at))
-        if ok:
-            self.metrics.frames.inc(int(task.result.get("frames", 0)))
-            self.metrics.seconds.inc(seconds)
         log.info(json.dumps({"event": "video_task", "task_id": task.id, "key_id": task.key_id,
                              "outcome": error or "ok", "credits": task.credits,
                              "seconds": round(seconds, 2)}))
