@@ -65,10 +65,14 @@ def test_two_servers_share_the_tasks_each_taken_once(pair, database):
         data = status(pair[n % 2], secret, task_id)["data"]
         frames = webm_alpha_frames(httpx.get(data["video_url"], timeout=30).content)
         assert len(frames) == 20 and frames[4][..., 3][face(index=4)] == 255
+    # a task's log line is written just after its answer changes
+    wait_until(lambda: sum((ends_in_log(a.log()) + ends_in_log(b.log())).values()) >= len(ids),
+               10, "logged")
     ends_a, ends_b = ends_in_log(a.log()), ends_in_log(b.log())
     assert all(ends_a[t] + ends_b[t] == 1 for t in ids), (ends_a, ends_b)  # exactly one each
     assert sum(ends_a.values()) >= 1 and sum(ends_b.values()) >= 1  # both took work
     assert store.get(key.id).credits == 20 - 6
     uploads = Path(a.extra_env["HUMANCUT_VIDEO_UPLOAD_DIR"])
-    assert not list(uploads.iterdir())  # every upload deleted once its task ended
+    # every upload deleted once its task ended (just after its answer changed)
+    wait_until(lambda: not list(uploads.iterdir()), 10, "uploads deleted")
     store.close()

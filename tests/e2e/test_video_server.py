@@ -158,9 +158,12 @@ def test_kill_9_with_tasks_queued_and_processing_then_a_start_ends_every_task(tm
         assert store.get(key.split("_")[1]).credits == 20 - charged
         assert all(t.status == DONE for t in tasks), [(t.status, t.message) for t in tasks]
         assert tasks[0].attempts == 2  # started again after the kill, from its first frame
-        ends = ends_in_log(srv.log())
+        # a task's upload is deleted and its log line written just after its answer changes
+        ends = wait_until(lambda: (e := ends_in_log(srv.log())) and all(e[i] for i in ids)
+                          and e, 10, "logged")
         assert all(ends[i] == 1 for i in ids), ends  # none ran twice to completion
-        assert not list((Path(srv.data_dir) / "video-uploads").iterdir())
+        uploads = Path(srv.data_dir) / "video-uploads"
+        wait_until(lambda: not list(uploads.iterdir()), 10, "uploads deleted")
     finally:
         srv.stop()
 
@@ -180,6 +183,7 @@ def test_sigterm_hands_the_running_task_back_to_the_queue(tmp_path):
         srv = srv.restart()
         wait_until(lambda: status(srv, key, task_id)["task_status"] == DONE, 120, "done")
         assert store.get(key.split("_")[1]).credits == 4
+        wait_until(lambda: ends_in_log(srv.log())[task_id], 10, "logged")
         assert ends_in_log(srv.log())[task_id] == 1
     finally:
         srv.stop()
