@@ -134,7 +134,7 @@ def alphas_in_chunks(path: Path, info: ClipInfo, settings: Settings, chunks: lis
         pool.close()
         for i, (chunk, job) in enumerate(zip(chunks, jobs, strict=True)):
             n = 0
-            for alpha in _follow(work / f"{i}.z", job, (info.height, info.width)):
+            for alpha in _follow(work / f"{i}.z", job):
                 n += 1
                 yield alpha
             if n != chunk.stop - chunk.start:
@@ -148,7 +148,7 @@ def alphas_in_chunks(path: Path, info: ClipInfo, settings: Settings, chunks: lis
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _follow(path: Path, job: Any, shape: tuple[int, int]) -> Iterator[np.ndarray]:
+def _follow(path: Path, job: Any) -> Iterator[np.ndarray]:
     """The alpha frames of a file a worker is still writing, until its job has finished
     and the file is read to its end."""
     while not path.exists():
