@@ -70,6 +70,7 @@ class Cluster:
 
     def __init__(self, hosts: TwoHosts, tmp: Path):
         self.hosts, self.tmp, self.starts = hosts, tmp, 0
+        self.worker_up = False
         self.address = f"{hosts.a_ip}:{GCS_PORT}"
         self.dashboard = f"http://{hosts.a_ip}:8265"
 
@@ -86,9 +87,18 @@ class Cluster:
 
     def start_worker(self) -> None:
         self._ray_start("b", ["--address", self.address, "--node-ip-address", self.hosts.b_ip])
+        self.worker_up = True
 
     def kill_worker(self) -> int:
+        self.worker_up = False
         return self.hosts.kill("b")
+
+    def restore_worker(self) -> None:
+        """Host B's Ray worker started again if a test killed it (also after a failed
+        round, so that the next one starts with both nodes)."""
+        if not self.worker_up:
+            self.hosts.kill("b")  # whatever a half-finished kill left
+            self.start_worker()
 
 
 def client(hosts: TwoHosts, *args: str, timeout: float = 600) -> Any:
@@ -307,7 +317,7 @@ def test_bulk_rerun_after_losing_host_b_finishes_only_what_is_missing(
     _, first = run.communicate(timeout=120)
     cut = len(list(out.rglob("*.png")))
     assert cut >= 6 and not list(out.rglob("*.part")), first[-3000:]
-    cluster.start_worker()
+    cluster.restore_worker()
     again = subprocess.run(cut_on_ray(hosts, cluster, src, out), capture_output=True,
                            text=True, timeout=900, env=env())
     assert again.returncode == 0, again.stderr[-5000:]
@@ -392,8 +402,7 @@ def test_a_clips_chunks_run_on_both_nodes_like_local_chunks(server, hosts, clust
         later = len(every) - len(ran)
         assert [t["node"] for t in every].count(hosts.b_ip) == 1, every
     finally:
-        if not hosts.pids("b"):
-            cluster.start_worker()
+        cluster.restore_worker()
     server.wait_model_nodes([hosts.a_ip, hosts.b_ip])
     print(f"clip {VIDEO}: two nodes {both['seconds']:.1f} s, host A alone "
           f"{alone['seconds']:.1f} s ({later} chunk tasks): "
@@ -431,8 +440,7 @@ def test_losing_host_b_under_load(server, hosts, cluster, round_):
         assert alone == {"ok": 2}, alone
         server.wait_model_nodes([hosts.a_ip], timeout=180)
     finally:  # B back, also after a failed round, so the next one starts whole
-        if not hosts.pids("b"):
-            cluster.start_worker()
+        cluster.restore_worker()
     server.wait_model_nodes([hosts.a_ip, hosts.b_ip])
 
 

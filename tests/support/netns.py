@@ -62,6 +62,9 @@ class TwoHosts:
         self.a_ip, self.b_ip = self.ips["a"], self.ips["b"]
         self.sockets: set[tuple[str, str, str, str, str]] = set()  # proto, state, local, peer, proc
         self._watching = threading.Event()
+        # Held while `ss` runs inside a namespace: pids() must never count the watcher's
+        # own short-lived process as one of the host's.
+        self._snapshotting = threading.Lock()
         self._watcher: threading.Thread | None = None
         self.cpus: dict[str, str] = {}  # host -> `taskset -c` CPU list (pin())
 
@@ -122,7 +125,8 @@ class TwoHosts:
                                 env=env, **kw)
 
     def pids(self, host: str) -> list[int]:
-        done = _ip("netns", "pids", self.ns[host], check=False)
+        with self._snapshotting:
+            done = _ip("netns", "pids", self.ns[host], check=False)
         return [int(p) for p in done.stdout.split()]
 
     def kill(self, host: str, timeout: float = 10) -> int:
@@ -143,8 +147,9 @@ class TwoHosts:
 
     def snapshot(self) -> None:
         for ns in self.ns.values():
-            done = subprocess.run(["ip", "netns", "exec", ns, "ss", "-tuanpH"],
-                                  capture_output=True, text=True, timeout=30, check=False)
+            with self._snapshotting:
+                done = subprocess.run(["ip", "netns", "exec", ns, "ss", "-tuanpH"],
+                                      capture_output=True, text=True, timeout=30, check=False)
             for line in done.stdout.splitlines():
                 f = line.split()
                 if len(f) >= 6:
